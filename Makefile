@@ -1,0 +1,32 @@
+# Quick start: `make demo` (simulate + reconstruct the demo data into demo_out/) and `make test`.
+# Both create .venv on first use and install pointillist into it; later runs reuse it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.pointillist-installed
+DEMO := demo_out
+
+.PHONY: demo test test-slow clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pointillist simulate smlm $(DEMO)/smlm --size 64 --frames 20 --density 6 --snr 12 --seed 1 --overwrite
+	$(BIN)/pointillist evaluate $(DEMO)/smlm/ground_truth.csv $(DEMO)/smlm/ground_truth.csv --tolerance-nm 50
+	$(BIN)/pointillist simulate fluct $(DEMO)/fluct --size 32 --frames 300 --seed 7 --overwrite
+	$(BIN)/pointillist info $(DEMO)/fluct/stack.tif
+	@echo "demo results and figures are in $(DEMO)/"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+clean:
+	rm -rf $(DEMO) build dist src/*.egg-info

@@ -1,0 +1,1 @@
+"""The ``pointillist`` command line."""

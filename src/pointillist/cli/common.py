@@ -1,0 +1,79 @@
+"""Pieces shared by the sub-commands: optics options, output folders, stack loading."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+from pathlib import Path
+
+from ..errors import InputError
+from ..optics import Optics
+
+DEFAULT_PIXEL_SIZE_NM = 100.0
+DEFAULT_FWHM_NM = 258.21
+
+
+def add_optics_options(parser: argparse.ArgumentParser, *, upsample_default: int = 4) -> None:
+    g = parser.add_argument_group("optics (lengths in nm)")
+    g.add_argument("--pixel-size", type=float, default=None, metavar="NM",
+                   help=f"camera pixel size in nm (default: from the TIFF metadata, else {DEFAULT_PIXEL_SIZE_NM:g})")
+    g.add_argument("--psf-fwhm", type=float, default=None, metavar="NM",
+                   help=f"FWHM of the Gaussian PSF in nm (default {DEFAULT_FWHM_NM})")
+    g.add_argument("--wavelength", type=float, default=None, metavar="NM",
+                   help="emission wavelength in nm; with --na gives the FWHM instead of --psf-fwhm")
+    g.add_argument("--na", type=float, default=None, help="numerical aperture (with --wavelength)")
+    g.add_argument("--fwhm-convention", choices=("airy", "rayleigh"), default="airy",
+                   help="FWHM from wavelength/NA: airy = 0.5145 lambda/NA, rayleigh = 0.61 lambda/NA (COL0RME scripts)")
+    g.add_argument("--psf", type=Path, default=None, metavar="PSF.tif",
+                   help="measured PSF image on the fine grid (pixel size = pixel size / upsample), instead of a Gaussian")
+    g.add_argument("--upsample", type=int, default=upsample_default, metavar="Q",
+                   help=f"super-resolution factor q: fine pixels of pixel-size/q nm (default {upsample_default})")
+
+
+def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics:
+    """Build ``Optics`` from the options, checking the pixel size against the file's."""
+    pixel = args.pixel_size
+    if pixel is None:
+        pixel = file_pixel_size_nm if file_pixel_size_nm else DEFAULT_PIXEL_SIZE_NM
+    elif file_pixel_size_nm and not math.isclose(pixel, file_pixel_size_nm, rel_tol=0.01):
+        raise InputError(
+            f"inconsistent pixel sizes: --pixel-size {pixel:g} nm but the TIFF says {file_pixel_size_nm:g} nm; "
+            "fix the option (or the file's metadata)"
+        )
+    if args.psf is not None:
+        from ..io import read_stack
+
+        psf = read_stack(args.psf, mmap=False)
+        if psf.data.shape[0] != 1:
+            raise InputError(f"the PSF file {args.psf} must hold one 2-D image, it has {psf.data.shape[0]} frames")
+        return Optics(pixel_size_nm=pixel, upsample=args.upsample, psf_image=psf.data[0],
+                      psf_pixel_size_nm=psf.pixel_size_nm)
+    if args.wavelength is not None or args.na is not None:
+        if args.wavelength is None or args.na is None:
+            raise InputError("give both --wavelength and --na (or --psf-fwhm)")
+        if args.psf_fwhm is not None:
+            raise InputError("give either --psf-fwhm or --wavelength/--na, not both")
+        return Optics.from_wavelength(pixel_size_nm=pixel, wavelength_nm=args.wavelength, na=args.na,
+                                      upsample=args.upsample, convention=args.fwhm_convention)
+    fwhm = DEFAULT_FWHM_NM if args.psf_fwhm is None else args.psf_fwhm
+    return Optics(pixel_size_nm=pixel, psf_fwhm_nm=fwhm, upsample=args.upsample)
+
+
+def prepare_output_dir(path: Path, *, overwrite: bool) -> Path:
+    """Create ``path``; refuse an existing non-empty folder unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"output {path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError(f"output folder {path} exists and is not empty; pass --overwrite to replace its files")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,98 @@
+"""``pointillist simulate smlm|fluct OUTDIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_optics_options, optics_from_args, prepare_output_dir
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("simulate", help="simulate a stack with its ground truth",
+                            description="Simulate an SMLM or a fluctuation stack with its ground truth.")
+    kinds = parser.add_subparsers(dest="kind", metavar="{smlm,fluct}", required=True)
+    smlm = kinds.add_parser("smlm", help="single-molecule localization stack (ground_truth.csv)",
+                            description="Sparse activations per frame on a structure; writes stack.tif, "
+                            "ground_truth.csv (ThunderSTORM CSV, nm), meta.json and preview.png.")
+    fluct = kinds.add_parser("fluct", help="fluctuation stack (support.tif, mean_intensity.tif)",
+                             description="Fixed emitters on the fine grid that blink independently; writes "
+                             "stack.tif, support.tif, mean_intensity.tif, variance.tif (fine grid), meta.json "
+                             "and preview.png.")
+    for p, frames, structure in ((smlm, 361, "tubes"), (fluct, 500, "filaments")):
+        p.add_argument("outdir", type=Path, metavar="OUTDIR", help="output folder")
+        p.add_argument("--frames", type=int, default=frames, help=f"number of frames (default {frames})")
+        p.add_argument("--size", type=int, nargs="+", default=[64], metavar="PX",
+                       help="frame size in camera pixels: N for N x N, or ROWS COLS (default 64)")
+        p.add_argument("--structure", choices=("tubes", "filaments", "points", "rings"), default=structure,
+                       help=f"emitter structure (default {structure}; tubes are 30 nm hollow tubes)")
+        p.add_argument("--n-structures", type=int, default=None,
+                       help="number of filaments/tubes/rings, or of points (default depends on the structure)")
+        p.add_argument("--snr", type=float, default=None, metavar="DB",
+                       help="target SNR in dB instead of the camera model (smlm: per frame, 10 log10 |clean|^2/|noise|^2; "
+                       "fluct: 10 log10 var(clean)/var(noise)); the stack is then float32 photons")
+        p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded in meta.json)")
+        cam = p.add_argument_group("camera")
+        cam.add_argument("--background", type=float, default=None, metavar="PHOTONS",
+                         help="background in photons per pixel per frame (default smlm 20, fluct 50; 0 with --snr)")
+        cam.add_argument("--smooth-background", action="store_true", help="spatially smooth background (0.5x-1.5x)")
+        cam.add_argument("--read-noise", type=float, default=None, metavar="E",
+                         help="read noise std in electrons (default smlm 4.5, fluct 2)")
+        cam.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per electron (default 1)")
+        cam.add_argument("--offset", type=float, default=None, metavar="ADU",
+                         help="camera baseline in ADU (default smlm 50, fluct 100)")
+        p.add_argument("--overwrite", action="store_true", help="replace the files of an existing output folder")
+        p.add_argument("--no-preview", action="store_true", help="do not write preview.png")
+        add_optics_options(p)
+    smlm.add_argument("--density", type=float, default=6.0, metavar="PER_UM2",
+                      help="active emitters per um^2 per frame (default 6)")
+    smlm.add_argument("--photons", type=float, default=2250.0, help="mean photons per emitter (default 2250)")
+    smlm.add_argument("--photons-std", type=float, default=250.0, help="std of photons per emitter (default 250)")
+    fluct.add_argument("--on-probability", type=float, default=0.25, help="probability an emitter is on in a frame (default 0.25)")
+    fluct.add_argument("--brightness", type=float, default=500.0, metavar="PHOTONS",
+                       help="photons per frame of an emitter that is on (default 500)")
+    fluct.add_argument("--blinking", choices=("bernoulli", "telegraph"), default="bernoulli",
+                       help="independent per frame (bernoulli) or on/off process with exponential times (telegraph)")
+    fluct.add_argument("--mean-on-frames", type=float, default=1.0,
+                       help="mean on-time in frames (telegraph blinking only, default 1)")
+    parser.set_defaults(func=run)
+
+
+def _camera(args, defaults):
+    from ..simulate import Camera
+
+    background = args.background
+    if background is None:
+        background = 0.0 if args.snr is not None else defaults["background"]
+    return Camera(
+        background=background,
+        background_kind="smooth" if args.smooth_background else "constant",
+        read_noise=defaults["read_noise"] if args.read_noise is None else args.read_noise,
+        gain=args.gain,
+        offset=defaults["offset"] if args.offset is None else args.offset,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..simulate import simulate_fluctuation, simulate_smlm
+
+    if len(args.size) not in (1, 2):
+        raise InputError(f"--size takes N or ROWS COLS, got {len(args.size)} numbers")
+    shape = (args.size[0], args.size[-1])
+    optics = optics_from_args(args)
+    out = prepare_output_dir(args.outdir, overwrite=args.overwrite)
+    if args.kind == "smlm":
+        camera = _camera(args, {"background": 20.0, "read_noise": 4.5, "offset": 50.0})
+        sim = simulate_smlm(optics=optics, shape=shape, n_frames=args.frames, density_per_um2=args.density,
+                            structure=args.structure, n_structures=args.n_structures, photons_mean=args.photons,
+                            photons_std=args.photons_std, camera=camera, snr_db=args.snr, seed=args.seed)
+    else:
+        camera = _camera(args, {"background": 50.0, "read_noise": 2.0, "offset": 100.0})
+        sim = simulate_fluctuation(optics=optics, shape=shape, n_frames=args.frames, structure=args.structure,
+                                   n_structures=args.n_structures, on_probability=args.on_probability,
+                                   brightness=args.brightness, blinking_model=args.blinking,
+                                   mean_on_frames=args.mean_on_frames, camera=camera, snr_db=args.snr, seed=args.seed)
+    paths = sim.write(out, overwrite=args.overwrite, preview=not args.no_preview)
+    print(f"wrote {', '.join(p.name for p in paths)} to {out} (seed {sim.meta['seed']})")
+    return 0

@@ -1,0 +1,347 @@
+"""Whole simulations: SMLM stacks and fluctuation (COL0RME-type) stacks, with ground truth."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..io.localizations import Localizations
+from ..optics import Optics
+from .camera import Camera, add_noise_at_snr, apply_camera, smooth_background
+from .dynamics import blinking, smlm_activations, snap_to_grid
+from .render import render_events, render_fixed_emitters
+from .structures import STRUCTURES, filaments, random_points, rings
+
+__all__ = ["SMLMSimulation", "FluctuationSimulation", "simulate_smlm", "simulate_fluctuation", "make_structure"]
+
+_DEFAULT_COUNTS = {"tubes": 8, "filaments": 6, "points": 400, "rings": 8}
+
+
+def make_structure(kind: str, *, fov_nm, n=None, rng=None, spacing_nm: float = 2.0) -> np.ndarray:
+    """Emitter positions (nm) of a named structure: tubes, filaments, points or rings.
+
+    ``tubes`` are filaments drawn as hollow tubes of 30 nm diameter (as the
+    SMLM 2013 "bundled tubes"); ``filaments`` are thin curves.
+
+    Examples
+    --------
+    >>> make_structure("rings", fov_nm=(3200, 3200), n=2, rng=0).shape[1]
+    2
+    """
+    if kind not in STRUCTURES:
+        raise InputError(f"structure must be one of {', '.join(STRUCTURES)}; got {kind!r}")
+    n = _DEFAULT_COUNTS[kind] if n is None else int(n)
+    if n < 1:
+        raise InputError(f"the number of structures must be at least 1, got {n}")
+    if kind == "tubes":
+        return filaments(n, fov_nm=fov_nm, spacing_nm=spacing_nm, diameter_nm=30.0, rng=rng)
+    if kind == "filaments":
+        return filaments(n, fov_nm=fov_nm, spacing_nm=spacing_nm, rng=rng)
+    if kind == "points":
+        return random_points(n, fov_nm=fov_nm, rng=rng)
+    return rings(n, fov_nm=fov_nm, spacing_nm=spacing_nm, rng=rng)
+
+
+def _seeds(seed):
+    if seed is None:
+        seed = secrets.randbits(32)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    children = np.random.SeedSequence(int(seed)).spawn(3)
+    return int(seed), [np.random.default_rng(c) for c in children]
+
+
+def _shape(shape):
+    try:
+        h, w = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise InputError(f"shape must be (rows, columns) in camera pixels, got {shape!r}") from None
+    if h < 4 or w < 4:
+        raise InputError(f"the camera frame must be at least 4 x 4 pixels, got {h} x {w}")
+    return h, w
+
+
+@dataclass
+class SMLMSimulation:
+    """A simulated SMLM stack and its per-frame ground truth.
+
+    ``stack`` is uint16 ADU (camera mode) or float32 photons (SNR mode);
+    ``ground_truth`` holds every active emitter; ``meta`` every parameter.
+    """
+
+    stack: np.ndarray
+    ground_truth: Localizations
+    optics: Optics
+    meta: dict = field(default_factory=dict)
+
+    def write(self, out_dir, *, overwrite: bool = False, preview: bool = True) -> list[Path]:
+        """Write ``stack.tif``, ``ground_truth.csv``, ``meta.json`` (and ``preview.png``)."""
+        from ..io import render_localizations, write_json, write_localizations, write_tiff
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p = self.optics.pixel_size_nm
+        paths = [out / "stack.tif", out / "ground_truth.csv", out / "meta.json"]
+        write_tiff(paths[0], self.stack, pixel_size_nm=p, overwrite=overwrite, dtype=self.stack.dtype)
+        write_localizations(paths[1], self.ground_truth, overwrite=overwrite)
+        write_json(paths[2], self.meta, overwrite=overwrite)
+        if preview:
+            from ..figures import save_panels
+
+            fine = self.optics.fine_pixel_nm
+            shape = tuple(s * self.optics.upsample for s in self.stack.shape[1:])
+            gt = render_localizations(self.ground_truth, shape=shape, pixel_size_nm=fine)
+            paths.append(out / "preview.png")
+            save_panels(
+                paths[-1],
+                [("mean frame", self.stack.mean(axis=0), p), ("ground truth (all frames)", gt, fine)],
+                overwrite=overwrite,
+            )
+        return paths
+
+
+@dataclass
+class FluctuationSimulation:
+    """A simulated fluctuation stack and its fine-grid ground truth.
+
+    ``support`` (uint8), ``mean_intensity`` and ``variance`` (photons per
+    frame, temporal mean and variance of the emission in each fine pixel)
+    live on the fine grid ``(q H, q W)``.
+    """
+
+    stack: np.ndarray
+    support: np.ndarray
+    mean_intensity: np.ndarray
+    variance: np.ndarray
+    optics: Optics
+    meta: dict = field(default_factory=dict)
+
+    def write(self, out_dir, *, overwrite: bool = False, preview: bool = True) -> list[Path]:
+        """Write ``stack.tif``, ``support.tif``, ``mean_intensity.tif``, ``variance.tif``, ``meta.json``."""
+        from ..io import write_json, write_tiff
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p, fine = self.optics.pixel_size_nm, self.optics.fine_pixel_nm
+        paths = []
+        for name, data, size, dtype in (
+            ("stack.tif", self.stack, p, self.stack.dtype),
+            ("support.tif", self.support, fine, np.uint8),
+            ("mean_intensity.tif", self.mean_intensity, fine, np.float32),
+            ("variance.tif", self.variance, fine, np.float32),
+        ):
+            paths.append(out / name)
+            write_tiff(paths[-1], data, pixel_size_nm=size, overwrite=overwrite, dtype=dtype)
+        paths.append(out / "meta.json")
+        write_json(paths[-1], self.meta, overwrite=overwrite)
+        if preview:
+            from ..figures import save_panels
+
+            paths.append(out / "preview.png")
+            save_panels(
+                paths[-1],
+                [("mean frame", self.stack.mean(axis=0), p), ("ground truth mean intensity", self.mean_intensity, fine)],
+                overwrite=overwrite,
+            )
+        return paths
+
+
+def _noisy_stack(clean, camera, snr_db, snr_definition, rng):
+    h, w = clean.shape[1:]
+    if snr_db is None:
+        bg = None
+        if camera.background_kind == "smooth":
+            bg = smooth_background((h, w), camera.background, rng=rng)
+        return apply_camera(clean, camera, rng=rng, background=bg), None
+    base = camera.background
+    if camera.background_kind == "smooth":
+        base = smooth_background((h, w), camera.background, rng=rng)
+    noisy, achieved = add_noise_at_snr(clean + base, snr_db, rng=rng, definition=snr_definition)
+    return noisy.astype(np.float32), achieved
+
+
+def simulate_smlm(
+    *,
+    optics: Optics,
+    shape=(64, 64),
+    n_frames: int = 361,
+    density_per_um2: float = 6.0,
+    structure: str = "tubes",
+    n_structures: int | None = None,
+    photons_mean: float = 2250.0,
+    photons_std: float = 250.0,
+    camera: Camera | None = None,
+    snr_db: float | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+) -> SMLMSimulation:
+    """Simulate an SMLM acquisition: a structure, random activations per frame, camera noise.
+
+    With ``snr_db`` the camera model is replaced by Poisson plus Gaussian
+    noise at that SNR per frame (DeepCEL0 definition, see
+    ``add_noise_at_snr``); the stack is then float32 photons and the
+    camera's background (photons) is included in the clean image.
+
+    Examples
+    --------
+    >>> sim = simulate_smlm(optics=Optics(pixel_size_nm=100, psf_fwhm_nm=258.21), shape=(16, 16),
+    ...                     n_frames=2, seed=1)
+    >>> sim.stack.shape, sim.stack.dtype.name, sim.ground_truth.n_frames
+    ((2, 16, 16), 'uint16', 2)
+    """
+    h, w = _shape(shape)
+    if n_frames < 1:
+        raise InputError(f"n_frames must be at least 1, got {n_frames}")
+    if camera is None:
+        camera = Camera(background=0.0 if snr_db is not None else 20.0, read_noise=4.5, gain=1.0, offset=50.0)
+    seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)
+    p = optics.pixel_size_nm
+    fov = (h * p, w * p)
+    pool = make_structure(structure, fov_nm=fov, n=n_structures, rng=rng_struct)
+    gt = smlm_activations(
+        pool,
+        n_frames=n_frames,
+        density_per_um2=density_per_um2,
+        area_um2=fov[0] * fov[1] * 1e-6,
+        photons_mean=photons_mean,
+        photons_std=photons_std,
+        rng=rng_dyn,
+    )
+    clean = render_events(
+        gt.frame, gt.x_nm, gt.y_nm, gt.photons, n_frames=n_frames, shape=(h, w), pixel_size_nm=p, sigma_nm=optics.sigma_nm
+    )
+    stack, achieved = _noisy_stack(clean, camera, snr_db, "energy", rng_noise)
+    meta = {
+        "kind": "smlm",
+        "pointillist_version": __version__,
+        "seed": seed,
+        "optics": optics.as_dict(),
+        "shape": [n_frames, h, w],
+        "structure": structure,
+        "n_structures": n_structures if n_structures is not None else _DEFAULT_COUNTS[structure],
+        "density_per_um2": density_per_um2,
+        "photons_mean": photons_mean,
+        "photons_std": photons_std,
+        "n_emitters_total": len(gt),
+        "camera": None if snr_db is not None else camera.as_dict(),
+        "background_photons": camera.background,
+        "snr_db": snr_db,
+        "snr_definition": "10 log10(|clean|^2/|clean-noisy|^2) per frame" if snr_db is not None else None,
+        "snr_db_achieved_mean": None if achieved is None else float(np.mean(achieved)),
+        "stack_units": "photons (float32)" if snr_db is not None else f"ADU (uint16); {camera.photons_to_adu_help()}",
+        "pixel_convention": "pixel (row i, col j) covers x in [j p, (j+1) p), y in [i p, (i+1) p); frames 1-based in CSV",
+    }
+    return SMLMSimulation(stack=stack, ground_truth=gt, optics=optics, meta=meta)
+
+
+def simulate_fluctuation(
+    *,
+    optics: Optics,
+    shape=(64, 64),
+    n_frames: int = 500,
+    structure: str = "filaments",
+    n_structures: int | None = None,
+    on_probability: float = 0.25,
+    brightness: float = 500.0,
+    blinking_model: str = "bernoulli",
+    mean_on_frames: float = 1.0,
+    camera: Camera | None = None,
+    snr_db: float | None = None,
+    seed: int | None = None,
+) -> FluctuationSimulation:
+    """Simulate a fluctuation stack (COL0RME/SOFI type): fixed emitters on the fine grid that blink.
+
+    Emitters sit at the centres of the fine pixels (size ``p/q``) that the
+    structure crosses, one per pixel, and blink independently (see
+    ``blinking``). With ``snr_db``, Gaussian noise of variance
+    ``var(clean)/10^(SNR/10)`` is added after the Poisson draw (the COL0RME
+    scripts' definition) and the stack is float32 photons.
+
+    Examples
+    --------
+    >>> sim = simulate_fluctuation(optics=Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4),
+    ...                            shape=(12, 12), n_frames=20, n_structures=1, seed=0)
+    >>> sim.stack.shape, sim.support.shape, int(sim.support.max())
+    ((20, 12, 12), (48, 48), 1)
+    """
+    h, w = _shape(shape)
+    if n_frames < 2:
+        raise InputError(f"a fluctuation stack needs at least 2 frames, got {n_frames}")
+    if camera is None:
+        camera = Camera(background=0.0 if snr_db is not None else 50.0, read_noise=2.0, gain=1.0, offset=100.0)
+    seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)
+    p, q, fine = optics.pixel_size_nm, optics.upsample, optics.fine_pixel_nm
+    fine_shape = (h * q, w * q)
+    pool = make_structure(structure, fov_nm=(h * p, w * p), n=n_structures, rng=rng_struct)
+    rows, cols = snap_to_grid(pool, shape=fine_shape, pixel_size_nm=fine)
+    photons = blinking(
+        rows.size,
+        n_frames,
+        on_probability=on_probability,
+        brightness=brightness,
+        model=blinking_model,
+        mean_on_frames=mean_on_frames,
+        rng=rng_dyn,
+    )
+    if optics.is_gaussian:
+        clean = render_fixed_emitters(
+            (cols + 0.5) * fine, (rows + 0.5) * fine, photons, shape=(h, w), pixel_size_nm=p, sigma_nm=optics.sigma_nm
+        )
+    else:
+        import torch
+
+        from ..operators import imaging_operator
+
+        x = torch.zeros((n_frames, *fine_shape), dtype=torch.float64)
+        x[:, rows, cols] = torch.as_tensor(photons)
+        clean = imaging_operator(optics, (h, w))(x).numpy()
+    stack, achieved = _noisy_stack(clean, camera, snr_db, "variance", rng_noise)
+    mean_intensity = np.zeros(fine_shape)
+    variance = np.zeros(fine_shape)
+    mean_intensity[rows, cols] = photons.mean(axis=0)
+    variance[rows, cols] = photons.var(axis=0, ddof=1)
+    support = (mean_intensity > 0).astype(np.uint8)
+    meta = {
+        "kind": "fluctuation",
+        "pointillist_version": __version__,
+        "seed": seed,
+        "optics": optics.as_dict(),
+        "shape": [n_frames, h, w],
+        "fine_shape": list(fine_shape),
+        "structure": structure,
+        "n_structures": n_structures if n_structures is not None else _DEFAULT_COUNTS[structure],
+        "n_emitters": int(rows.size),
+        "on_probability": on_probability,
+        "brightness_photons": brightness,
+        "blinking_model": blinking_model,
+        "mean_on_frames": mean_on_frames if blinking_model == "telegraph" else None,
+        "camera": None if snr_db is not None else camera.as_dict(),
+        "background_photons": camera.background,
+        "snr_db": snr_db,
+        "snr_definition": "10 log10(var(clean)/var(noise)) over the stack" if snr_db is not None else None,
+        "snr_db_achieved": None if achieved is None else float(achieved[0]),
+        "noise_variance_photons": _noise_variance(stack, clean, camera, snr_db),
+        "stack_units": "photons (float32)" if snr_db is not None else f"ADU (uint16); {camera.photons_to_adu_help()}",
+        "ground_truth_units": "photons per frame on the fine grid (mean_intensity, variance)",
+        "pixel_convention": "pixel (row i, col j) covers x in [j p, (j+1) p), y in [i p, (i+1) p)",
+    }
+    return FluctuationSimulation(
+        stack=stack, support=support, mean_intensity=mean_intensity, variance=variance, optics=optics, meta=meta
+    )
+
+
+def _noise_variance(stack, clean, camera, snr_db) -> float:
+    """Temporal variance of the noise (stack minus clean signal) averaged over pixels, photons^2.
+
+    This is the ``s`` of the COL0RME model: a time-constant background
+    (smooth or not) does not enter it.
+    """
+    photons = stack.astype(np.float64)
+    if snr_db is None:
+        photons = (photons - camera.offset) / camera.gain
+    return float(np.mean(np.var(photons - clean, axis=0, ddof=1)))
