@@ -10,9 +10,9 @@ import sys
 
 from .. import __version__
 from ..errors import InputError
-from . import evaluate, info, simulate
+from . import evaluate, info, reconstruct, simulate
 
-COMMANDS = (simulate, evaluate, info)
+COMMANDS = (simulate, reconstruct, evaluate, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

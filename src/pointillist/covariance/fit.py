@@ -1,0 +1,69 @@
+"""The smooth covariance-fitting term of COL0RME, with the noise variance in closed form."""
+
+from __future__ import annotations
+
+import torch
+
+from ..operators.covariance import CovarianceOperator
+from .stats import CovarianceStats
+
+__all__ = ["CovarianceFit"]
+
+
+class CovarianceFit:
+    """``F~(r) = min_{s >= 0} 1/2 |R_y - Psi diag(r) Psi^T - s I|_F^2`` on normalised data.
+
+    Expanding the square with ``V = A^T R_y``, ``n = |psi_j|^2`` (column
+    norms) and ``N`` camera pixels:
+
+    ``F(r, s) = 1/2 |R_y|^2 - <r, V> - s tr(R_y) + 1/2 <r, A^T A r> + s <r, n> + 1/2 N s^2``
+
+    so ``grad_r F = A^T A r - V + s n`` and the optimal
+    ``s*(r) = max(0, (tr(R_y) - <r, n>) / N)``. ``F~`` is convex with
+    gradient ``grad_r F(r, s*(r))`` (the minimiser in ``s`` is unique), whose
+    Lipschitz constant is at most that of ``A^T A``. With ``fixed_s`` the
+    noise variance is held (SPARCOM uses 0).
+
+    The data are divided by ``scale = max(R_y)`` so that lambda is relative;
+    ``s`` reported by ``noise_variance`` is back in data units.
+    """
+
+    def __init__(self, op: CovarianceOperator, stats: CovarianceStats, *, device=None, dtype=torch.float64,
+                 fixed_s: float | None = None):
+        self.op = op
+        self.scale = stats.scale
+        like = torch.zeros((), dtype=dtype, device=device)
+        self.v = torch.as_tensor(stats.v / self.scale, dtype=dtype, device=device)
+        self.trace = stats.trace / self.scale
+        self.frob2 = None if stats.frob2 is None else stats.frob2 / self.scale**2
+        self.norms = op.column_norms(like)
+        self.n_pixels = op.n_camera_pixels
+        self.fixed_s = None if fixed_s is None else fixed_s / self.scale
+        self.lipschitz = op.lipschitz
+
+    def s_star(self, r) -> float:
+        if self.fixed_s is not None:
+            return self.fixed_s
+        return max(0.0, (self.trace - float(torch.sum(r * self.norms))) / self.n_pixels)
+
+    def value(self, r, s=None) -> float:
+        """``F(r, s)`` (``s`` optimal if omitted); without ``|R_y|^2`` the constant is left out."""
+        s = self.s_star(r) if s is None else s
+        const = 0.0 if self.frob2 is None else 0.5 * self.frob2
+        quad = 0.5 * float(torch.sum(r * self.op.normal(r)))
+        return const - float(torch.sum(r * self.v)) - s * self.trace + quad + s * float(torch.sum(r * self.norms)) \
+            + 0.5 * self.n_pixels * s * s
+
+    def grad(self, r):
+        return self.op.normal(r) - self.v + self.s_star(r) * self.norms
+
+    def aux(self, r) -> dict:
+        return {"s": self.s_star(r)}
+
+    def noise_variance(self, r) -> float:
+        """``s*(r)`` in data units."""
+        return self.s_star(r) * self.scale
+
+    def minus_grad_at_zero(self, *, exact: bool):
+        """``c = A^T(R_y - s I)`` at ``r = 0``: with ``exact`` ``s = s*(0)``, else ``s = 0`` (reference code)."""
+        return self.v - (self.s_star(torch.zeros_like(self.v)) * self.norms if exact else 0.0)

@@ -1,0 +1,1 @@
+"""Reconstruction and localization methods (COL0RME, and those that follow)."""

@@ -1,0 +1,108 @@
+"""The covariance operator of COL0RME, without M^2 x M^2 matrices.
+
+Model: the covariance of the frames is ``R_y = Psi diag(r) Psi^T + s I``
+with ``r >= 0`` the per-fine-pixel variance of the emitters. For a separable
+imaging operator ``Psi = G_r (x) G_c`` (``X -> G_r X G_c^T``):
+
+* forward ``A r = Psi diag(r) Psi^T`` (an ``HW x HW`` matrix, built only
+  on small cases and in tests);
+* adjoint ``A^T C = diag(Psi^T C Psi)``: ``(A^T C)_j = psi_j^T C psi_j``;
+* normal operator ``A^T A r = M_r R M_c^T`` with ``M = (G^T G)``
+  squared elementwise, because ``(psi_i^T psi_j)^2`` factorises over the
+  two axes: an ``O(L^3)`` product on the ``L x L`` image ``R`` of ``r``,
+  which uses every spatial lag of the covariance exactly;
+* column norms ``|a_j| = |psi_j|^2 = (sum_m G_r[m, j1]^2)(sum_m G_c[m, j2]^2)``;
+* Lipschitz constant of ``r -> A^T A r``: ``lambda_max(M_r) lambda_max(M_c)``
+  (eigenvalues of a Kronecker product multiply), exact.
+
+The data enter the least-squares fit only through ``V = A^T R_y``,
+``trace(R_y)`` and ``|R_y|_F^2`` (see ``pointillist.covariance``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .base import LinearOperator
+from .imaging import SeparableMatrices
+
+__all__ = ["CovarianceOperator"]
+
+
+class CovarianceOperator(LinearOperator):
+    """``r -> Psi diag(r) Psi^T`` for a separable ``Psi``, with its adjoint and fast normal operator.
+
+    Parameters
+    ----------
+    psi : SeparableMatrices
+        The imaging operator ``X -> G_r X G_c^T`` (``imaging_operator`` of a
+        Gaussian PSF).
+
+    Examples
+    --------
+    >>> from pointillist.optics import Optics
+    >>> from pointillist.operators import imaging_operator
+    >>> A = CovarianceOperator(imaging_operator(Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=2), (3, 4)))
+    >>> A.in_shape, A.out_shape
+    ((6, 8), (12, 12))
+    """
+
+    def __init__(self, psi: SeparableMatrices):
+        super().__init__()
+        if not isinstance(psi, SeparableMatrices):
+            raise InputError("the covariance operator needs a separable (Gaussian) PSF; measured PSF images are not supported")
+        self.psi = psi
+        gr, gc = psi.rows, psi.cols
+        self.in_shape = psi.in_shape
+        n_pix = gr.shape[0] * gc.shape[0]
+        self.out_shape = (n_pix, n_pix)
+        self.m_rows = (gr.T @ gr) ** 2
+        self.m_cols = (gc.T @ gc) ** 2
+        self.norms = np.outer((gr**2).sum(axis=0), (gc**2).sum(axis=0))
+        self.n_camera_pixels = n_pix
+
+    @property
+    def lipschitz(self) -> float:
+        """Largest eigenvalue of ``A^T A`` (exact, from the two factors)."""
+        if "lipschitz" not in self._cache:
+            self._cache["lipschitz"] = float(np.linalg.eigvalsh(self.m_rows)[-1] * np.linalg.eigvalsh(self.m_cols)[-1])
+        return self._cache["lipschitz"]
+
+    def norm(self, **kwargs) -> float:
+        return float(np.sqrt(self.lipschitz))
+
+    def _psi_columns(self, like):
+        """``Psi`` as an explicit ``(H W) x (L_r L_c)`` matrix (small problems only)."""
+        gr = self._tensor("rows", self.psi.rows, like)
+        gc = self._tensor("cols", self.psi.cols, like)
+        return torch.kron(gr, gc)
+
+    def _forward(self, r):
+        p = self._psi_columns(r)
+        flat = r.reshape(*r.shape[:-2], -1)
+        return (p * flat.unsqueeze(-2)) @ p.T
+
+    def _adjoint(self, c):
+        gr = self._tensor("rows", self.psi.rows, c)
+        gc = self._tensor("cols", self.psi.cols, c)
+        h, w = gr.shape[0], gc.shape[0]
+        lr, lc = self.in_shape
+        # psi_j^T C psi_j with psi_j = G_r[:, j1] (x) G_c[:, j2], contracted axis by axis
+        c4 = c.reshape(*c.shape[:-2], h, w, h, w)
+        t = torch.einsum("...abcd,ai,cj->...bidj", c4, gr, gr)  # rows contracted: (w, lr, w, lr)
+        t = torch.diagonal(t, dim1=-3, dim2=-1)  # i == j on the row axis -> (..., w, w, lr)
+        t = torch.einsum("...bdi,bk,dl->...ikl", t, gc, gc)
+        out = torch.diagonal(t, dim1=-2, dim2=-1)  # k == l -> (..., lr, lc)
+        return out.reshape(*c.shape[:-2], lr, lc)
+
+    def normal(self, r):
+        """``A^T A r = M_r R M_c^T`` in ``O(L^3)``."""
+        mr = self._tensor("m_rows", self.m_rows, r)
+        mc = self._tensor("m_cols", self.m_cols, r)
+        return mr @ r @ mc.T
+
+    def column_norms(self, like) -> torch.Tensor:
+        """``|a_j| = |psi_j|^2`` as an ``L_r x L_c`` tensor."""
+        return self._tensor("norms", self.norms, like)

@@ -1,0 +1,7 @@
+"""Solvers: FISTA with restart, proximal gradient, IRL1."""
+
+from .base import History, SolverOptions, SolverResult, relative_change
+from .fista import fista, proximal_gradient
+from .irl1 import irl1
+
+__all__ = ["SolverOptions", "History", "SolverResult", "relative_change", "fista", "proximal_gradient", "irl1"]
