@@ -11,31 +11,6 @@ from .base import Penalty, check_lambda
 __all__ = ["L1", "WeightedL1", "CEL0"]
 
 
-class L1(Penalty):
-    """``lam * |x|_1`` (with ``nonneg``, ``lam * sum(x)`` on ``x >= 0``).
-
-    Examples
-    --------
-    >>> L1(1.0).prox(torch.tensor([-3.0, 0.5, 2.0]), 1.0)
-    tensor([0., 0., 1.])
-    >>> L1(1.0, nonneg=False).prox(torch.tensor([-3.0, 0.5, 2.0]), 1.0)
-    tensor([-2.,  0.,  1.])
-    """
-
-    def __init__(self, lam: float, *, nonneg: bool = True):
-        self.lam = check_lambda(lam)
-        self.nonneg = nonneg
-
-    def value(self, x):
-        return self.lam * float(x.abs().sum()) + self._constraint_value(x)
-
-    def prox(self, z, step):
-        t = step * self.lam
-        if self.nonneg:
-            return (z - t).clamp_min(0)
-        return torch.sign(z) * (z.abs() - t).clamp_min(0)
-
-
 class WeightedL1(Penalty):
     """``sum_i w_i |x_i|`` with non-negative weights (the inner problem of IRL1).
 
@@ -57,6 +32,22 @@ class WeightedL1(Penalty):
         if self.nonneg:
             return (z - t).clamp_min(0)
         return torch.sign(z) * (z.abs() - t).clamp_min(0)
+
+
+class L1(WeightedL1):
+    """``lam * |x|_1`` (with ``nonneg``, ``lam * sum(x)`` on ``x >= 0``).
+
+    Examples
+    --------
+    >>> L1(1.0).prox(torch.tensor([-3.0, 0.5, 2.0]), 1.0)
+    tensor([0., 0., 1.])
+    >>> L1(1.0, nonneg=False).prox(torch.tensor([-3.0, 0.5, 2.0]), 1.0)
+    tensor([-2.,  0.,  1.])
+    """
+
+    def __init__(self, lam: float, *, nonneg: bool = True):
+        self.lam = check_lambda(lam)
+        super().__init__(self.lam, nonneg=nonneg)
 
 
 class CEL0(Penalty):

@@ -39,34 +39,7 @@ def fista(f, g, x0: torch.Tensor, *, step: float | None = None, options: SolverO
     tensor([2., 0.])
     """
     step = 1.0 / f.lipschitz if step is None else float(step)
-    x = x0.clone()
-    z = x.clone()
-    t = 1.0
-    history = History()
-    aux_old = _aux(f, x)
-    converged = False
-    k = 0
-    for k in range(1, options.max_iter + 1):
-        x_new = g.prox(z - step * f.grad(z), step)
-        if options.restart and torch.sum((z - x_new) * (x_new - x)).item() > 0:
-            t = 1.0
-            z = x_new
-        else:
-            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-            z = x_new + ((t - 1) / t_new) * (x_new - x)
-            t = t_new
-        change = relative_change(x_new, x)
-        aux = _aux(f, x_new)
-        obj = f.value(x_new) + g.value(x_new) if options.record_objective else math.nan
-        history.append(obj, change, aux)
-        aux_change = max((relative_change(aux[key], aux_old[key]) for key in aux), default=0.0)
-        x, aux_old = x_new, aux
-        if progress is not None:
-            progress.update(1)
-        if k > 1 and change < options.tol and aux_change < options.tol:
-            converged = True
-            break
-    return SolverResult(x=x, history=history, n_iter=k, converged=converged)
+    return _iterate(f, g, x0, step=step, options=options, progress=progress, accelerate=True)
 
 
 def proximal_gradient(f, g, x0: torch.Tensor, *, step: float | None = None, options: SolverOptions = SolverOptions(),
@@ -77,13 +50,29 @@ def proximal_gradient(f, g, x0: torch.Tensor, *, step: float | None = None, opti
     the objective decreases monotonically.
     """
     step = 0.99 / f.lipschitz if step is None else float(step)
+    return _iterate(f, g, x0, step=step, options=options, progress=progress, accelerate=False)
+
+
+def _iterate(f, g, x0, *, step, options, progress, accelerate) -> SolverResult:
+    """The forward-backward loop shared by FISTA (``accelerate``) and plain proximal gradient."""
     x = x0.clone()
+    z = x.clone()
+    t = 1.0
     history = History()
     aux_old = _aux(f, x)
     converged = False
     k = 0
     for k in range(1, options.max_iter + 1):
-        x_new = g.prox(x - step * f.grad(x), step)
+        x_new = g.prox(z - step * f.grad(z), step)
+        if not accelerate:
+            z = x_new
+        elif options.restart and torch.sum((z - x_new) * (x_new - x)).item() > 0:
+            t = 1.0
+            z = x_new
+        else:
+            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            z = x_new + ((t - 1) / t_new) * (x_new - x)
+            t = t_new
         change = relative_change(x_new, x)
         aux = _aux(f, x_new)
         obj = f.value(x_new) + g.value(x_new) if options.record_objective else math.nan
