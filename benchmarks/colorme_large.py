@@ -30,7 +30,7 @@ def main(argv=None):
     exe = [sys.executable, "-m", "pointillist.cli.main"]
     t0 = time.perf_counter()
     subprocess.run(exe + ["simulate", "fluct", str(work / "sim"), "--size", str(args.size), "--frames",
-                          str(args.frames), "--n-structures", "40", "--seed", "5", "--no-preview", "--overwrite"],
+                          str(args.frames), "--n-structures", "10", "--seed", "5", "--no-preview", "--overwrite"],
                    check=True)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
