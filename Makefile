@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/pointillist simulate smlm $(DEMO)/smlm --size 64 --frames 20 --density 6 --snr 12 --seed 1 --overwrite
+	$(BIN)/pointillist localize $(DEMO)/smlm/stack.tif -o $(DEMO)/deepcel0 --method deepcel0 --pixel-size 100 \
+		--psf-fwhm 258.21 --upsample 4 --overwrite
+	$(BIN)/pointillist evaluate $(DEMO)/deepcel0/localizations.csv $(DEMO)/smlm/ground_truth.csv --tolerance-nm 50
 	$(BIN)/pointillist simulate fluct $(DEMO)/fluct --size 32 --frames 300 --seed 7 --overwrite
 	$(BIN)/pointillist info $(DEMO)/fluct/stack.tif
 	$(BIN)/pointillist reconstruct $(DEMO)/fluct/stack.tif -o $(DEMO)/colorme --method colorme --penalty cel0 \

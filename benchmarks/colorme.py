@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SNRS = (20.0, 15.0, 10.0)
 OPTICS_KW = dict(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=4)
@@ -158,18 +161,6 @@ def memory(args):
             lines.append(f"| {t} | {path.stat().st_size / 1e6:.0f} | {out['seconds']:.1f} | {out['peak_rss_mb']:.0f} |")
             print(lines[-1], flush=True)
     return "\n".join(lines)
-
-
-def replace_section(name: str, body: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    doc.write_text(text)
 
 
 def main(argv=None):

@@ -22,6 +22,7 @@ from .optics import Optics
 # Public functions that live in heavier modules, loaded on first use.
 _LAZY = {
     "colorme": ("pointillist.methods.colorme.api", "colorme"),
+    "localize": ("pointillist.methods.smlm.api", "localize"),
 }
 
 __all__ = ["__version__", "InputError", "Optics", *sorted(_LAZY)]

@@ -31,6 +31,16 @@ def add_optics_options(parser: argparse.ArgumentParser, *, upsample_default: int
                    help=f"super-resolution factor q: fine pixels of pixel-size/q nm (default {upsample_default})")
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Camera calibration, device, overwrite and quiet: the options every processing command shares."""
+    parser.add_argument("--offset", type=float, default=0.0, metavar="ADU",
+                        help="camera offset in ADU: photons = (ADU - offset) / gain (default 0)")
+    parser.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per photon (default 1)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics:
     """Build ``Optics`` from the options, checking the pixel size against the file's."""
     pixel = args.pixel_size

@@ -10,9 +10,9 @@ import sys
 
 from .. import __version__
 from ..errors import InputError
-from . import evaluate, info, reconstruct, simulate
+from . import evaluate, info, localize, reconstruct, simulate, train
 
-COMMANDS = (simulate, reconstruct, evaluate, info)
+COMMANDS = (simulate, reconstruct, localize, train, evaluate, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

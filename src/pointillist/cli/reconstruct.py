@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, file_sha256, optics_from_args, prepare_output_dir
+from .common import add_optics_options, add_run_options, file_sha256, optics_from_args, prepare_output_dir
 
 METHODS = ("colorme",)
 
@@ -36,15 +36,10 @@ def register(sub) -> None:
     parser.add_argument("--dp-mode", choices=("code", "statistical"), default="code",
                         help="discrepancy target: one frame's noise energy (code) or the mean image's (statistical)")
     parser.add_argument("--no-background", action="store_true", help="do not estimate a background")
-    parser.add_argument("--offset", type=float, default=0.0, metavar="ADU",
-                        help="camera offset in ADU: photons = (ADU - offset) / gain (default 0)")
-    parser.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per photon (default 1)")
     parser.add_argument("--tile-size", type=int, default=None, metavar="PX",
                         help="camera pixels per tile side for large fields (default 64)")
     parser.add_argument("--max-iter", type=int, default=3000, help="iteration cap of the support solver (default 3000)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing output folder")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(parser)
     add_optics_options(parser)
     parser.set_defaults(func=run)
 

@@ -6,9 +6,10 @@ import math
 
 import torch
 
+from ..errors import InputError
 from .base import Penalty, check_lambda
 
-__all__ = ["L1", "WeightedL1", "CEL0"]
+__all__ = ["cel0_phi", "L1", "WeightedL1", "CEL0"]
 
 
 class WeightedL1(Penalty):
@@ -50,6 +51,27 @@ class L1(WeightedL1):
         super().__init__(self.lam, nonneg=nonneg)
 
 
+def cel0_phi(x: torch.Tensor, lam, norms) -> torch.Tensor:
+    """Elementwise CEL0 penalty ``phi_i(x_i)``, differentiable (a tensor, for losses).
+
+    ``lam`` and ``norms`` broadcast against ``x`` (a float or a tensor of
+    per-element or per-batch values).
+
+    Examples
+    --------
+    >>> cel0_phi(torch.tensor([0.0, 0.5, 2.0]), 0.5, torch.tensor(1.0))
+    tensor([0.0000, 0.3750, 0.5000])
+    """
+    lam = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
+    a = torch.as_tensor(norms, dtype=x.dtype, device=x.device)
+    root = torch.sqrt(2 * lam)
+    u = x.abs()
+    inside = u * a <= root
+    # lam - (a u - root)^2 / 2 rewritten so that phi(0) is exactly 0 in floating point
+    quad = a * u * (root - 0.5 * a * u)
+    return torch.where(inside, quad, lam + torch.zeros_like(u))
+
+
 class CEL0(Penalty):
     """The CEL0 penalty ``sum_i phi_i(x_i)`` with column norms ``a_i``.
 
@@ -72,26 +94,34 @@ class CEL0(Penalty):
     tensor([0., 3.])
     """
 
-    def __init__(self, lam: float, *, norms: torch.Tensor, nonneg: bool = True):
-        self.lam = check_lambda(lam)
+    def __init__(self, lam, *, norms: torch.Tensor, nonneg: bool = True):
+        # A tensor lam (broadcasting against x) solves a batch of problems at once,
+        # e.g. one lambda per frame or per candidate value.
+        if isinstance(lam, torch.Tensor) and lam.numel() > 1:
+            if not bool((lam >= 0).all()):
+                raise InputError("the regularisation parameter lambda must be non-negative")
+            self.lam = lam
+        else:
+            self.lam = check_lambda(lam)
         self.norms = norms
         self.nonneg = nonneg
 
+    def _root(self, like):
+        """``sqrt(2 lam)`` as a float or a tensor on ``like``'s device."""
+        if isinstance(self.lam, torch.Tensor):
+            return torch.sqrt(2 * self.lam.to(dtype=like.dtype, device=like.device))
+        return math.sqrt(2 * self.lam)
+
     def value(self, x):
-        a = self.norms
-        root = math.sqrt(2 * self.lam)
-        u = x.abs()
-        inside = u * a <= root
-        phi = torch.where(inside, self.lam - 0.5 * a**2 * (u - root / a.clamp_min(1e-300)) ** 2, torch.full_like(u, self.lam))
-        return float(phi.sum()) + self._constraint_value(x)
+        return float(cel0_phi(x, self.lam, self.norms).sum()) + self._constraint_value(x)
 
     def prox(self, z, step):
         a = self.norms.expand_as(z) if self.norms.dim() else self.norms * torch.ones_like(z)
-        root = math.sqrt(2 * self.lam)
+        root = self._root(z)
         u = z.abs()
         ga2 = step * a**2
         firm = torch.minimum(u, (u - root * a * step).clamp_min(0) / (1 - ga2).clamp_min(1e-300))
-        hard = torch.where(u > math.sqrt(2 * step * self.lam), u, torch.zeros_like(u))
+        hard = torch.where(u > root * math.sqrt(step), u, torch.zeros_like(u))
         mag = torch.where(ga2 < 1, firm, hard)
         out = torch.sign(z) * mag
         return out.clamp_min(0) if self.nonneg else out
@@ -99,4 +129,4 @@ class CEL0(Penalty):
     def irl1_weights(self, x):
         """``phi_i'(|x_i|) = (sqrt(2 lam) a_i - a_i^2 |x_i|)_+``: the IRL1 weights at ``x``."""
         a = self.norms
-        return (math.sqrt(2 * self.lam) * a - a**2 * x.abs()).clamp_min(0)
+        return (self._root(x) * a - a**2 * x.abs()).clamp_min(0)

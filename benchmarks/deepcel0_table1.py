@@ -1,0 +1,329 @@
+"""DeepCEL0 paper, Table 1: CEL0, Deep-STORM, Deep-STORM-ReLU and DeepCEL0 on Tests 1b-4b.
+
+From a ground-truth table (default: simulated tubes, 361 frames, 64 x 64
+camera pixels of 100 nm, about 217 emitters per frame, PSF FWHM 258.21 nm,
+as the SMLM 2013 "bundled tubes" set) the clean frames are rendered and
+noise is added as in the paper:
+
+* Test 2b, 3b, 4b: Poisson + Gaussian noise at SNR 10, 12, 15 dB per frame
+  (SNR = 10 log10(|clean|^2 / |noisy - clean|^2));
+* Test 1b ("mixed"): the same with the SNR of each frame drawn uniformly in
+  [10, 15] dB, so the Gaussian standard deviation varies from frame to frame.
+
+Methods: CEL0 with lambda chosen per test on 8 random frames (30 values in
+[1e-3, 1], best Jaccard at 50 nm; "best lambda") and with the lambda chosen
+on Test 4b ("lambda of 4b"); the three shipped networks. Scores (Jaccard at
+50/100/150 nm = 2/4/6 fine pixels, sensitivity and specificity at 50 nm,
+TN = fine pixels - TP - FP - FN per frame) with both protocols:
+
+* maxima: local maxima above 0.1 x one emitter's spike (networks) or above 0
+  (CEL0), refined by the 3x3 centroid;
+* pixels: every positive fine pixel is one molecule at its centre (the
+  paper's scoring of "binarised" outputs: how Deep-STORM gets 0.38 %).
+
+The truth is rounded to the fine-pixel centres (25 nm grid) as in the paper.
+Also: the resolution Tests 1a-3a (two emitters 25 and 75 nm apart, four on
+a 125 nm circle; 128 x 128 camera pixels, q = 4) with line profiles
+(docs/deepcel0_resolution.png), and the speed of each method.
+
+    .venv/bin/python benchmarks/deepcel0_table1.py                   # everything, writes docs/benchmarks.md
+    .venv/bin/python benchmarks/deepcel0_table1.py --frames 100      # the first 100 frames only
+    .venv/bin/python benchmarks/deepcel0_table1.py --gt my_truth.csv --size 64
+
+Results of each (test, method) are cached in --cache, so an interrupted
+run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import ROOT, replace_section  # noqa: E402
+
+from pointillist import Optics  # noqa: E402
+from pointillist.io import Localizations, read_localizations  # noqa: E402
+from pointillist.methods.smlm.cel0 import CEL0Options, cel0_frames, select_cel0_lambda, spike_localizations  # noqa: E402
+from pointillist.methods.smlm.inference import predict_frames  # noqa: E402
+from pointillist.methods.smlm.weights import load_model, sha256_of, shipped_weights  # noqa: E402
+from pointillist.metrics import match_localizations, specificity  # noqa: E402
+from pointillist.simulate import simulate_smlm  # noqa: E402
+from pointillist.simulate.camera import add_noise_at_snr  # noqa: E402
+from pointillist.simulate.render import render_events  # noqa: E402
+
+TESTS = {"1b": (10.0, 15.0), "2b": (10.0, 10.0), "3b": (12.0, 12.0), "4b": (15.0, 15.0)}
+TOLERANCES = (50.0, 100.0, 150.0)
+NETWORKS = ("deepstorm", "deepstorm-relu", "deepcel0")
+LABELS = {"cel0-best": "CEL0 (best lambda)", "cel0-4b": "CEL0 (lambda of 4b)", "deepstorm": "Deep-STORM",
+          "deepstorm-relu": "Deep-STORM-ReLU", "deepcel0": "DeepCEL0"}
+# Table 1 of Cascarano et al. 2022: JI 50/100/150 nm, sensitivity, specificity (%)
+PAPER = {
+    ("1b", "cel0-best"): (41.64, 49.46, 51.65, 56.22, 99.88), ("1b", "cel0-4b"): (35.94, 43.93, 46.70, 67.74, 99.71),
+    ("1b", "deepstorm"): (0.38, 0.38, 0.38, 100.00, 13.17), ("1b", "deepstorm-relu"): (56.34, 67.55, 70.50, 73.73, 99.90),
+    ("1b", "deepcel0"): (58.96, 68.94, 71.55, 70.89, 99.95),
+    ("2b", "cel0-best"): (42.29, 50.21, 51.48, 49.08, 99.95), ("2b", "cel0-4b"): (17.13, 28.64, 33.16, 51.15, 99.34),
+    ("2b", "deepstorm"): (0.38, 0.38, 0.38, 100.00, 13.34), ("2b", "deepstorm-relu"): (51.86, 65.93, 69.70, 70.51, 99.88),
+    ("2b", "deepcel0"): (54.83, 68.49, 71.37, 65.44, 99.94),
+    ("3b", "cel0-best"): (62.17, 63.60, 64.32, 65.90, 99.98), ("3b", "cel0-4b"): (48.19, 50.46, 51.38, 73.73, 99.82),
+    ("3b", "deepstorm"): (0.38, 0.38, 0.38, 100.00, 13.53), ("3b", "deepstorm-relu"): (58.10, 67.54, 70.08, 76.04, 99.90),
+    ("3b", "deepcel0"): (61.13, 69.66, 71.55, 69.59, 99.95),
+    ("4b", "cel0-best"): (68.27, 70.33, 71.02, 78.34, 99.95), ("4b", "cel0-4b"): (68.27, 70.33, 71.02, 78.34, 99.95),
+    ("4b", "deepstorm"): (0.38, 0.38, 0.38, 100.00, 12.65), ("4b", "deepstorm-relu"): (59.49, 69.11, 71.76, 75.12, 99.91),
+    ("4b", "deepcel0"): (61.48, 69.80, 72.33, 70.12, 99.96),
+}
+
+
+def ground_truth(args, optics) -> tuple[Localizations, int]:
+    if args.gt is not None:
+        gt = read_localizations(args.gt)
+        n_frames = int(gt.frame.max()) + 1
+    else:
+        sim = simulate_smlm(optics=optics, shape=(args.size, args.size), n_frames=361, density_per_um2=217 / 40.96,
+                            structure="tubes", snr_db=15.0, seed=args.seed)
+        gt, n_frames = sim.ground_truth, 361
+    if args.frames:
+        n_frames = min(n_frames, args.frames)
+        gt = gt.select(gt.frame < n_frames)
+    return gt, n_frames
+
+
+def make_tests(gt, n_frames, optics, size, seed) -> dict[str, np.ndarray]:
+    photons = gt.photons if gt.photons is not None and np.any(gt.photons != 1) else np.full(len(gt), 2250.0)
+    clean = render_events(gt.frame, gt.x_nm, gt.y_nm, photons, n_frames=n_frames, shape=(size, size),
+                          pixel_size_nm=optics.pixel_size_nm, sigma_nm=optics.sigma_nm)
+    tests = {}
+    for k, (name, (lo, hi)) in enumerate(TESTS.items()):
+        rng = np.random.default_rng([seed, k])
+        snrs = rng.uniform(lo, hi, n_frames)
+        tests[name] = np.stack([add_noise_at_snr(clean[t], snrs[t], rng=rng)[0][0] for t in range(n_frames)])
+        tests[name] = tests[name].astype(np.float32)
+    return tests
+
+
+def snapped(gt: Localizations, fine: float) -> Localizations:
+    """The truth moved to the centres of its fine pixels (the paper's rounding to the 25 nm grid)."""
+    return Localizations(frame=gt.frame, x_nm=(np.floor(gt.x_nm / fine) + 0.5) * fine,
+                         y_nm=(np.floor(gt.y_nm / fine) + 0.5) * fine)
+
+
+def score(images, truth, fine, protocol, threshold) -> dict:
+    locs = spike_localizations(images, pixel_size_nm=fine, protocol=protocol, threshold=threshold)
+    out = {"n_detections": len(locs)}
+    for tol in TOLERANCES:
+        m = match_localizations(locs, truth, tolerance_nm=tol)
+        out[f"ji_{tol:g}"] = m.jaccard
+        if tol == TOLERANCES[0]:
+            out["sensitivity"] = m.recall
+            out["specificity"] = specificity(m.tp, m.fp, m.fn, images.size)
+            out["tp"], out["fp"], out["fn"] = m.tp, m.fp, m.fn
+    return out
+
+
+def run_method(method, stack, optics, lam, device, threads_note) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    if method.startswith("cel0"):
+        images = cel0_frames(stack, optics=optics, lam=lam, options=CEL0Options(), device=device)
+    else:
+        images = predict_frames(stack, load_model(method=method, device=device), batch_size=16)
+    return np.maximum(images, 0), time.perf_counter() - t0
+
+
+def table1(args) -> tuple[str, dict]:
+    optics = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
+    fine = optics.fine_pixel_nm
+    gt, n_frames = ground_truth(args, optics)
+    truth = snapped(gt, fine)
+    tests = make_tests(gt, n_frames, optics, args.size, args.seed)
+    cache = Path(args.cache) / (f"{args.gt.stem if args.gt else 'tubes'}_f{n_frames}_s{args.seed}"
+                                f"_l{args.n_lambdas}x{args.selection_frames}")
+    cache.mkdir(parents=True, exist_ok=True)
+    results, lambdas = {}, {}
+    for name in ("4b", "1b", "2b", "3b"):  # 4b first: its lambda serves the other tests
+        stack = tests[name]
+        sel_file = cache / f"lambda_{name}.json"
+        if sel_file.exists():
+            lambdas[name] = json.loads(sel_file.read_text())
+        else:
+            t0 = time.perf_counter()
+            sel = select_cel0_lambda(stack, gt, optics=optics, lambdas=np.geomspace(1e-3, 1.0, args.n_lambdas),
+                                     n_frames=args.selection_frames, tolerance_nm=50.0, rng=args.seed)
+            lambdas[name] = {"best": sel.best, "lambdas": sel.lambdas.tolist(), "jaccard": sel.jaccard.tolist(),
+                             "frames": sel.frames.tolist(), "seconds": time.perf_counter() - t0}
+            sel_file.write_text(json.dumps(lambdas[name]))
+        print(f"Test {name}: CEL0 lambda {lambdas[name]['best']:.3g} "
+              f"(Jaccard {max(lambdas[name]['jaccard']):.1f} % on {len(lambdas[name]['frames'])} frames)", flush=True)
+        methods = ["cel0-best", *([] if name == "4b" else ["cel0-4b"]), *NETWORKS]
+        for method in [m for m in methods if m.split("-")[0] in args.methods or m in args.methods]:
+            # network results are tied to the weights they came from
+            tag = "" if method.startswith("cel0") else "_" + sha256_of(shipped_weights(method))[:10]
+            file = cache / f"{name}_{method}{tag}.json"
+            if file.exists():
+                results[(name, method)] = json.loads(file.read_text())
+                continue
+            lam = lambdas["4b" if method == "cel0-4b" else name]["best"] if method.startswith("cel0") else None
+            images, seconds = run_method(method, stack, optics, lam, args.device, None)
+            spike = 1.0 if method.startswith("cel0") else load_model(method=method).spike_scale
+            thr_max = 0.0 if method.startswith("cel0") else 0.1 * spike
+            res = {"seconds": seconds, "frames": n_frames, "lambda": lam,
+                   "maxima": score(images, truth, fine, "maxima", thr_max),
+                   "pixels": score(images, truth, fine, "pixels", 0.0)}
+            file.write_text(json.dumps(res))
+            results[(name, method)] = res
+            print(f"  {LABELS[method]:22s} maxima JI {res['maxima']['ji_50']:.1f}/{res['maxima']['ji_100']:.1f}/"
+                  f"{res['maxima']['ji_150']:.1f}  pixels JI {res['pixels']['ji_50']:.2f}  {seconds:.0f} s", flush=True)
+        if "4b" in results and ("4b", "cel0-4b") not in results:
+            results[("4b", "cel0-4b")] = results[("4b", "cel0-best")]
+    if set(args.methods) != {"cel0", *NETWORKS}:
+        return "(partial run: the table needs every method)", results
+    return format_table(results, lambdas, n_frames, gt, args), results
+
+
+def format_table(results, lambdas, n_frames, gt, args) -> str:
+    source = str(args.gt) if args.gt else f"simulated tubes (seed {args.seed})"
+    lines = [
+        f"Ground truth: {source}; {n_frames} frames of {args.size} x {args.size} px (100 nm), "
+        f"{len(gt) / n_frames:.0f} emitters per frame; q = 4; PSF FWHM 258.21 nm; shipped weights.",
+        "Each cell: ours / paper (Cascarano et al. 2022, Table 1). JI = Jaccard (%) at 50/100/150 nm; sensitivity "
+        "and specificity (%) at 50 nm.",
+        "",
+    ]
+    for protocol, title in (("maxima", "Protocol 'maxima' (local maxima + 3x3 centroid; the toolkit's default)"),
+                            ("pixels", "Protocol 'pixels' (every positive fine pixel is a detection; the paper's)")):
+        lines += [f"**{title}**", "", "| Test | Method | JI 50 | JI 100 | JI 150 | Sens. | Spec. |",
+                  "|---|---|---|---|---|---|---|"]
+        for name in ("1b", "2b", "3b", "4b"):
+            for method in ("cel0-best", "cel0-4b", *NETWORKS):
+                if name == "4b" and method == "cel0-4b":
+                    continue
+                r = results[(name, method)][protocol]
+                ours = (r["ji_50"], r["ji_100"], r["ji_150"], r["sensitivity"], r["specificity"])
+                paper = PAPER[(name, method)]
+                cells = " | ".join(f"{a:.2f} / {b:.2f}" for a, b in zip(ours, paper))
+                lines.append(f"| {name} | {LABELS[method]} | {cells} |")
+        lines.append("")
+    lam = ", ".join(f"{k} {v['best']:.3g}" for k, v in sorted(lambdas.items()))
+    lines.append(f"CEL0 lambda (on max-normalised frames) chosen per test: {lam}.")
+    lines.append("")
+    lines.append("| Method | seconds per frame (this 2-core CPU) | frames per second |")
+    lines.append("|---|---|---|")
+    for method in ("cel0-best", *NETWORKS):
+        secs = [results[(n, method)]["seconds"] / results[(n, method)]["frames"] for n in TESTS]
+        lines.append(f"| {LABELS[method]} | {np.mean(secs):.3f} | {1 / np.mean(secs):.1f} |")
+    return "\n".join(lines)
+
+
+def resolution_tests(args) -> str:
+    """Tests 1a-3a: close emitters on a 128 x 128 frame, the line profile through them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    optics = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
+    fine, size = optics.fine_pixel_nm, 128
+    centre = 256 * fine  # fine column 256 (left edge of the fine pixel), as the paper's column 256
+    cases = {
+        "1a: 25 nm apart": np.array([[centre + fine / 2, centre - fine / 2], [centre + fine / 2, centre + fine / 2]]),
+        "2a: 75 nm apart": np.array([[centre + fine / 2, centre - 1.5 * fine], [centre + fine / 2, centre + 1.5 * fine]]),
+        "3a: 4 on a 125 nm circle": np.array([[centre + fine / 2 + 125 * np.cos(a), centre + fine / 2 + 125 * np.sin(a)]
+                                              for a in np.arange(4) * np.pi / 2]),
+    }
+    methods = ("cel0", *NETWORKS)
+    fig, axes = plt.subplots(len(cases), len(methods) + 1, figsize=(3 * (len(methods) + 1), 3 * len(cases)))
+    rows = ["| Test | " + " | ".join(LABELS.get(m, "CEL0") for m in methods) + " |",
+            "|---|" + "---|" * len(methods)]
+    rng = np.random.default_rng(args.seed)
+    for i, (name, xy) in enumerate(cases.items()):
+        clean = render_events(np.zeros(len(xy), int), xy[:, 0], xy[:, 1], np.full(len(xy), 2250.0), n_frames=1,
+                              shape=(size, size), pixel_size_nm=optics.pixel_size_nm, sigma_nm=optics.sigma_nm)
+        frame = add_noise_at_snr(clean, 15.0, rng=rng)[0].astype(np.float32)
+        col = int(xy[0, 0] // fine)
+        lo, hi = 256 - 12, 256 + 12
+        axes[i, 0].set_ylabel(name)
+        cells = []
+        for j, method in enumerate(methods):
+            if method == "cel0":
+                img = cel0_frames(frame, optics=optics, lam=args.cel0_lambda)[0]
+            else:
+                img = np.maximum(predict_frames(frame, load_model(method=method))[0], 0)
+            crop = img[lo:hi, lo:hi]
+            axes[i, j].imshow(crop, cmap="magma", extent=(lo * fine, hi * fine, hi * fine, lo * fine))
+            axes[i, j].set_title(LABELS.get(method, "CEL0"), fontsize=9)
+            profile = img[lo:hi, col]
+            axes[i, -1].plot((np.arange(lo, hi) + 0.5) * fine, profile / max(profile.max(), 1e-12), label=method)
+            locs = spike_localizations(img, pixel_size_nm=fine, threshold=0.0 if method == "cel0" else
+                                       0.1 * load_model(method=method).spike_scale)
+            near = np.hypot(locs.x_nm - xy[:, 0].mean(), locs.y_nm - xy[:, 1].mean()) < 300
+            cells.append(f"{int(near.sum())} found (of {len(xy)})")
+        for x, y in xy:
+            axes[i, -1].axvline(y, color="k", lw=0.5, ls=":")
+        axes[i, -1].set_title("profile along the column (normalised)", fontsize=9)
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    out = ROOT / "docs" / "deepcel0_resolution.png"
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return "\n".join(rows) + f"\n\nFigure: `docs/{out.name}` (crops of 600 nm around the emitters; dotted lines: true y)."
+
+
+def training_summary() -> str:
+    """The shipped networks' training record, from the manifest."""
+    from importlib import resources
+
+    manifest = json.loads((Path(str(resources.files("pointillist"))) / "weights" / "manifest.json").read_text())
+    lines = [f"Manifest note: {manifest['note']}", "",
+             "| network | epochs | best epoch | best validation loss | training patches | seconds | device | MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in manifest["networks"]:
+        lines.append(f"| {LABELS[e['method']]} | {e['epochs_run']} | {e['best_epoch']} | {e['best_val_loss']:.4g} | "
+                     f"{e['n_train']} | {e['training_seconds']:.0f} | {e['device']} | {e['bytes'] / 1e6:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gt", type=Path, default=None, help="ground-truth CSV (ThunderSTORM or challenge format)")
+    parser.add_argument("--size", type=int, default=64, help="camera pixels per side (default 64)")
+    parser.add_argument("--frames", type=int, default=None, help="use only the first N frames")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cel0-lambda", type=float, default=5e-3, help="CEL0 lambda for the resolution tests")
+    parser.add_argument("--methods", nargs="+", default=["cel0", *NETWORKS], choices=["cel0", *NETWORKS],
+                        help="compute only these (the table is written when all are done; results are cached)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--n-lambdas", type=int, default=30, help="CEL0 lambda candidates in [1e-3, 1] (default 30)")
+    parser.add_argument("--selection-frames", type=int, default=8, help="frames for the lambda choice (default 8)")
+    parser.add_argument("--cache", default=str(ROOT / "bench_out" / "deepcel0"), help="per-result cache folder")
+    parser.add_argument("--skip-table", action="store_true")
+    parser.add_argument("--skip-resolution", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    body = training_summary()
+    print(body)
+    if not args.no_write:
+        replace_section("deepcel0-training", body)
+    if not args.skip_table:
+        body, _ = table1(args)
+        print(body)
+        if not args.no_write:
+            replace_section("deepcel0-table1", body)
+    if not args.skip_resolution:
+        body = resolution_tests(args)
+        print(body)
+        if not args.no_write:
+            replace_section("deepcel0-resolution", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
