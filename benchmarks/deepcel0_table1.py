@@ -128,7 +128,9 @@ def score(images, truth, fine, protocol, threshold) -> dict:
 def run_method(method, stack, optics, lam, device, threads_note) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     if method.startswith("cel0"):
-        images = cel0_frames(stack, optics=optics, lam=lam, options=CEL0Options(), device=device)
+        # batches of 16 frames, as `localize` does: a batch iterates until its slowest frame converges
+        images = np.concatenate([cel0_frames(stack[i : i + 16], optics=optics, lam=lam, options=CEL0Options(),
+                                             device=device) for i in range(0, len(stack), 16)])
     else:
         images = predict_frames(stack, load_model(method=method, device=device), batch_size=16)
     return np.maximum(images, 0), time.perf_counter() - t0

@@ -30,7 +30,7 @@ def register(sub) -> None:
                         help="cel0: lambda on max-normalised frames (default 5e-3)")
     parser.add_argument("--lambda-ratio", type=float, default=None, metavar="R",
                         help="cel0: lambda as a fraction of each frame's lambda_max instead")
-    parser.add_argument("--batch-size", type=int, default=None, help="frames per batch (default 16; cel0 32)")
+    parser.add_argument("--batch-size", type=int, default=None, help="frames per batch (default 16)")
     parser.add_argument("--force", action="store_true", help="use network weights trained for other optics anyway")
     add_run_options(parser)
     add_optics_options(parser)

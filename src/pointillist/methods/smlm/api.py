@@ -91,7 +91,7 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
     offset, gain : float
         Camera calibration, photons = (ADU - offset) / gain.
     batch_size : int, optional
-        Frames per batch (default 16 for networks, 32 for CEL0).
+        Frames per batch (default 16).
     device : str
         ``cpu``, ``cuda`` or ``auto``.
     force : bool
@@ -131,7 +131,7 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
         if weights is not None:
             raise InputError("CEL0 has no weights; --weights is for the network methods")
         thr = 0.0 if threshold is None else float(threshold)
-        batch = batch_size or 32
+        batch = batch_size or 16
         lam_used = DEFAULT_CEL0_LAMBDA if lam is None and lambda_ratio is None else lam
         settings.update({"threshold_photons": thr, "lambda": lam_used, "lambda_ratio": lambda_ratio,
                          "cel0_options": {k: getattr(cel0_options, k) for k in cel0_options.__dataclass_fields__}})
