@@ -125,7 +125,7 @@ def score(images, truth, fine, protocol, threshold) -> dict:
     return out
 
 
-def run_method(method, stack, optics, lam, device, threads_note) -> tuple[np.ndarray, float]:
+def run_method(method, stack, optics, lam, device) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     if method.startswith("cel0"):
         # batches of 16 frames, as `localize` does: a batch iterates until its slowest frame converges
@@ -169,7 +169,7 @@ def table1(args) -> tuple[str, dict]:
                 results[(name, method)] = json.loads(file.read_text())
                 continue
             lam = lambdas["4b" if method == "cel0-4b" else name]["best"] if method.startswith("cel0") else None
-            images, seconds = run_method(method, stack, optics, lam, args.device, None)
+            images, seconds = run_method(method, stack, optics, lam, args.device)
             spike = 1.0 if method.startswith("cel0") else load_model(method=method).spike_scale
             thr_max = 0.0 if method.startswith("cel0") else 0.1 * spike
             res = {"seconds": seconds, "frames": n_frames, "lambda": lam,

@@ -94,6 +94,8 @@ def test_lambda_ratio_is_relative_to_lambda_max():
     assert lmax.shape == (2,) and (lmax > 0).all()
     with pytest.raises(InputError, match="not both"):
         cel0_frames(frames, optics=OPTICS, lam=0.1, lambda_ratio=0.1)
+    with pytest.raises(InputError, match="one per frame"):
+        cel0_frames(frames, optics=OPTICS, lam=[0.1, 0.2, 0.3])
 
 
 def test_batched_lambdas_equal_separate_solves():

@@ -162,9 +162,10 @@ def cel0_frames(frames, *, optics: Optics, lam=None, lambda_ratio: float | None 
         y0 = y - fit.background(x0)[:, None, None]  # the residual at x = 0
         lam_b = lambda_ratio * cel0_lambda_max(y0, psi, norms)
     else:
-        lam = DEFAULT_CEL0_LAMBDA if lam is None else lam
-        lam_b = torch.as_tensor(np.broadcast_to(np.asarray(lam, dtype=np.float64), (len(y),)).copy(),
-                                dtype=dtype, device=device)
+        lam = np.asarray(DEFAULT_CEL0_LAMBDA if lam is None else lam, dtype=np.float64)
+        if lam.ndim > 1 or (lam.ndim == 1 and lam.size != len(y)):
+            raise InputError(f"lam must be one number or one per frame ({len(y)}), got shape {lam.shape}")
+        lam_b = torch.as_tensor(np.broadcast_to(lam, (len(y),)).copy(), dtype=dtype, device=device)
         if not bool((lam_b > 0).all()):
             raise InputError(f"lambda must be positive, got {lam}")
     penalty = CEL0(lam_b[:, None, None], norms=norms, nonneg=True)
