@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(stack.data.shape),
                   "dtype": str(stack.data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
         "optics": optics.as_dict(),
-        "outputs": {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm",
+        "outputs": {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
+                                          "or spike mass in units of one emitter (networks)",
                     "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"},
         **res.summary(),
     }
