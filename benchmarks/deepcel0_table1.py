@@ -51,7 +51,8 @@ from pointillist import Optics  # noqa: E402
 from pointillist.io import Localizations, read_localizations  # noqa: E402
 from pointillist.methods.smlm.cel0 import CEL0Options, cel0_frames, select_cel0_lambda, spike_localizations  # noqa: E402
 from pointillist.methods.smlm.inference import predict_frames  # noqa: E402
-from pointillist.methods.smlm.weights import load_model, sha256_of, shipped_weights  # noqa: E402
+from pointillist.io import file_sha256  # noqa: E402
+from pointillist.methods.smlm.weights import load_model, shipped_weights  # noqa: E402
 from pointillist.metrics import match_localizations, specificity  # noqa: E402
 from pointillist.simulate import simulate_smlm  # noqa: E402
 from pointillist.simulate.camera import add_noise_at_snr  # noqa: E402
@@ -163,7 +164,7 @@ def table1(args) -> tuple[str, dict]:
         methods = ["cel0-best", *([] if name == "4b" else ["cel0-4b"]), *NETWORKS]
         for method in [m for m in methods if m.split("-")[0] in args.methods or m in args.methods]:
             # network results are tied to the weights they came from
-            tag = "" if method.startswith("cel0") else "_" + sha256_of(shipped_weights(method))[:10]
+            tag = "" if method.startswith("cel0") else "_" + file_sha256(shipped_weights(method))[:10]
             file = cache / f"{name}_{method}{tag}.json"
             if file.exists():
                 results[(name, method)] = json.loads(file.read_text())
@@ -237,6 +238,7 @@ def resolution_tests(args) -> str:
                                               for a in np.arange(4) * np.pi / 2]),
     }
     methods = ("cel0", *NETWORKS)
+    models = {m: load_model(method=m) for m in NETWORKS}
     fig, axes = plt.subplots(len(cases), len(methods) + 1, figsize=(3 * (len(methods) + 1), 3 * len(cases)))
     rows = ["| Test | " + " | ".join(LABELS.get(m, "CEL0") for m in methods) + " |",
             "|---|" + "---|" * len(methods)]
@@ -253,14 +255,14 @@ def resolution_tests(args) -> str:
             if method == "cel0":
                 img = cel0_frames(frame, optics=optics, lam=args.cel0_lambda)[0]
             else:
-                img = np.maximum(predict_frames(frame, load_model(method=method))[0], 0)
+                img = np.maximum(predict_frames(frame, models[method])[0], 0)
             crop = img[lo:hi, lo:hi]
             axes[i, j].imshow(crop, cmap="magma", extent=(lo * fine, hi * fine, hi * fine, lo * fine))
             axes[i, j].set_title(LABELS.get(method, "CEL0"), fontsize=9)
             profile = img[lo:hi, col]
             axes[i, -1].plot((np.arange(lo, hi) + 0.5) * fine, profile / max(profile.max(), 1e-12), label=method)
             locs = spike_localizations(img, pixel_size_nm=fine, threshold=0.0 if method == "cel0" else
-                                       0.1 * load_model(method=method).spike_scale)
+                                       0.1 * models[method].spike_scale)
             near = np.hypot(locs.x_nm - xy[:, 0].mean(), locs.y_nm - xy[:, 1].mean()) < 300
             cells.append(f"{int(near.sum())} found (of {len(xy)})")
         for x, y in xy:

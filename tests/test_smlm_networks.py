@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pointillist import InputError, Optics
+from pointillist.io import file_sha256
 from pointillist.io.atomic import to_json_text
 from pointillist.methods.smlm.inference import predict_frames
 from pointillist.methods.smlm.losses import (
@@ -28,7 +29,6 @@ from pointillist.methods.smlm.weights import (
     load_model,
     manifest_entry,
     save_model,
-    sha256_of,
     shipped_weights,
 )
 from pointillist.penalties import cel0_phi
@@ -236,7 +236,7 @@ def test_shipped_weights_load_offline_and_match_the_manifest(method):
     path = shipped_weights(method)
     manifest = json.loads((path.parent / "manifest.json").read_text())
     entry = {e["file"]: e for e in manifest["networks"]}[path.name]
-    assert entry["sha256"] == sha256_of(path)
+    assert entry["sha256"] == file_sha256(path)
     assert entry == json.loads(to_json_text(manifest_entry(path)))
     assert path.stat().st_size < 8_000_000
     model = load_model(method=method)

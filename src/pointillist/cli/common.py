@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 from pathlib import Path
 
@@ -79,11 +78,3 @@ def prepare_output_dir(path: Path, *, overwrite: bool) -> Path:
         raise InputError(f"output folder {path} exists and is not empty; pass --overwrite to replace its files")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, file_sha256, optics_from_args, prepare_output_dir
+from ..io.hashing import file_sha256
+from .common import add_optics_options, add_run_options, optics_from_args, prepare_output_dir
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 

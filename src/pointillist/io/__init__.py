@@ -5,6 +5,7 @@ success) and refuses to replace an existing file unless ``overwrite=True``.
 """
 
 from .atomic import atomic_output, atomic_path, write_json, write_text
+from .hashing import file_sha256
 from .localization_csv import read_localizations, write_localizations
 from .localizations import Localizations
 from .render import render_localizations
@@ -15,6 +16,7 @@ __all__ = [
     "Stack",
     "atomic_output",
     "atomic_path",
+    "file_sha256",
     "read_localizations",
     "read_stack",
     "render_localizations",

@@ -10,7 +10,6 @@ shipped weights live in ``pointillist/weights/`` with ``manifest.json``
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,12 +19,13 @@ import torch
 
 from ...errors import InputError
 from ...io.atomic import atomic_path
+from ...io.hashing import file_sha256
 from ...optics import Optics
 from .network import DECODER_FEATURES, ENCODER_FEATURES, DeepSTORMNet
 from .preprocess import Normalization
 
 __all__ = ["NETWORK_METHODS", "FORMAT", "SMLMModel", "save_model", "load_model", "shipped_weights",
-           "check_optics", "sha256_of", "manifest_entry", "write_manifest"]
+           "check_optics", "manifest_entry", "write_manifest"]
 
 FORMAT = "pointillist-smlm-network/1"
 NETWORK_METHODS = {"deepstorm": "linear", "deepstorm-relu": "relu", "deepcel0": "relu"}
@@ -69,14 +69,6 @@ class SMLMModel:
             "kernel_factor": float(self.kernel_factor),
             "training": self.training,
         }
-
-
-def sha256_of(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(model: SMLMModel, path, *, overwrite: bool = False) -> Path:
@@ -180,7 +172,7 @@ def manifest_entry(path) -> dict:
         "device": t.get("device"),
         "training_seconds": t.get("seconds"),
         "seed": cfg.get("seed"),
-        "sha256": sha256_of(path),
+        "sha256": file_sha256(path),
         "bytes": Path(path).stat().st_size,
     }
 
