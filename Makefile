@@ -25,6 +25,9 @@ demo: $(STAMP)
 	$(BIN)/pointillist reconstruct $(DEMO)/fluct/stack.tif -o $(DEMO)/colorme --method colorme --penalty cel0 \
 		--pixel-size 100 --psf-fwhm 258.21 --upsample 4 --offset 100 --overwrite
 	$(BIN)/pointillist evaluate $(DEMO)/colorme/support.tif $(DEMO)/fluct/support.tif --tolerance-nm 40
+	$(BIN)/pointillist reconstruct $(DEMO)/fluct/stack.tif -o $(DEMO)/pnp-colorme --method pnp-colorme --mu 0.7 \
+		--sigma 10 --pixel-size 100 --psf-fwhm 258.21 --upsample 4 --offset 100 --overwrite
+	$(BIN)/pointillist evaluate $(DEMO)/pnp-colorme/support.tif $(DEMO)/fluct/support.tif --tolerance-nm 40
 	@echo "demo results and figures are in $(DEMO)/"
 
 test: $(STAMP)

@@ -15,7 +15,7 @@ from pointillist.operators import (
     gaussian_psi_matrix,
     imaging_operator,
 )
-from pointillist.operators.covariance import CovarianceOperator
+from pointillist.operators.covariance import CovarianceOperator, variance_operator
 from pointillist.optics import Optics
 
 
@@ -42,5 +42,7 @@ OPERATORS = {
     "blur-gaussian": lambda: fine_blur_operator(OPTICS, (10, 12)),
     "psi-matrix": lambda: SeparableMatrices(gaussian_psi_matrix(4, 3, 2.0), gaussian_psi_matrix(5, 3, 2.0)),
     "covariance": lambda: CovarianceOperator(imaging_operator(Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=2), (6, 6))),
+    "variance-q1": lambda: variance_operator(imaging_operator(Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=1), (7, 9))),
+    "variance-q3": lambda: variance_operator(SeparableMatrices(gaussian_psi_matrix(3, 3, 2.0), gaussian_psi_matrix(4, 3, 2.0))),
     "covariance-rect": lambda: CovarianceOperator(SeparableMatrices(gaussian_psi_matrix(3, 3, 2.0), gaussian_psi_matrix(4, 3, 2.0))),
 }

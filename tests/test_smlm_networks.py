@@ -221,7 +221,7 @@ def test_checkpoint_round_trip_and_optics_check(tmp_path):
     with pytest.raises(InputError, match="not for 'deepcel0'"):
         load_model(tmp_path / "m.pt", method="deepcel0")
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="cannot read weights"):
+    with pytest.raises(InputError, match="cannot read SMLM network"):
         load_model(tmp_path / "bad.pt")
     save_model(loaded, tmp_path / "copy.pt")
     with pytest.raises(InputError, match="exists"):

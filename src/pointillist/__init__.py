@@ -23,6 +23,7 @@ from .optics import Optics
 _LAZY = {
     "colorme": ("pointillist.methods.colorme.api", "colorme"),
     "localize": ("pointillist.methods.smlm.api", "localize"),
+    "pnp_colorme": ("pointillist.methods.pnp.api", "pnp_colorme"),
 }
 
 __all__ = ["__version__", "InputError", "Optics", *sorted(_LAZY)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_panels", "save_curves"]
+__all__ = ["save_panels", "save_curves", "save_convergence"]
 
 
 def _pyplot():
@@ -16,6 +16,17 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path, *, overwrite, dpi) -> Path:
+    """Write ``fig`` atomically as PNG (no software tag: the same figure gives the same bytes) and close it."""
+    from .io import atomic_output
+
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    _pyplot().close(fig)
+    return path
 
 
 def save_panels(path, panels, *, overwrite: bool = False, cmap: str = "magma", dpi: int = 110) -> Path:
@@ -33,8 +44,6 @@ def save_panels(path, panels, *, overwrite: bool = False, cmap: str = "magma", d
     >>> p.name
     'a.png'
     """
-    from .io import atomic_output
-
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     for ax, (title, image, pixel_nm) in zip(axes[0], panels):
@@ -50,17 +59,11 @@ def save_panels(path, panels, *, overwrite: bool = False, cmap: str = "magma", d
         ax.set_ylabel("y (µm)")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return _save(fig, path, overwrite=overwrite, dpi=dpi)
 
 
 def save_curves(path, curves, *, xlabel, ylabel, title="", logy=False, overwrite=False, dpi=110) -> Path:
     """Line plot of ``curves`` (a list of ``(label, x, y)``), written atomically as PNG."""
-    from .io import atomic_output
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
     for label, x, y in curves:
@@ -74,8 +77,38 @@ def save_curves(path, curves, *, xlabel, ylabel, title="", logy=False, overwrite
     if len(curves) > 1:
         ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return _save(fig, path, overwrite=overwrite, dpi=dpi)
+
+
+def save_convergence(path, runs, *, title="", overwrite=False, dpi=110) -> Path:
+    """Objective and relative change per iteration, one line per run, written atomically as PNG.
+
+    ``runs`` is a list of ``(label, objective, rel_change)``; the relative
+    change is drawn on a log scale.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = save_convergence(os.path.join(tempfile.mkdtemp(), "c.png"), [("tile", [3.0, 2.0, 1.5], [1e-1, 1e-2, 1e-3])])
+    >>> p.name
+    'c.png'
+    """
+    plt = _pyplot()
+    fig, (ax_g, ax_r) = plt.subplots(1, 2, figsize=(10, 4.0))
+    for label, objective, change in runs:
+        g = np.asarray(objective, dtype=np.float64)
+        it = np.arange(1, len(g) + 1)
+        ax_g.plot(it, g, label=label)
+        ax_r.semilogy(it, np.maximum(np.asarray(change, dtype=np.float64), 1e-16), label=label)
+    ax_g.set_xlabel("iteration")
+    ax_g.set_ylabel("objective G")
+    ax_g.set_title("objective G (must decrease)")
+    ax_r.set_xlabel("iteration")
+    ax_r.set_ylabel("|r_k+1 - r_k| / |r_0|")
+    ax_r.set_title("relative change")
+    if 1 < len(runs) <= 10:
+        ax_g.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path, overwrite=overwrite, dpi=dpi)

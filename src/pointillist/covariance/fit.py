@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from ..operators.covariance import CovarianceOperator
+from ..operators import SeparableMatrices
+from ..operators.covariance import CovarianceOperator, variance_operator
 from .stats import CovarianceStats
 
-__all__ = ["CovarianceFit"]
+__all__ = ["CovarianceFit", "VarianceFit"]
 
 
 class CovarianceFit:
@@ -64,6 +66,59 @@ class CovarianceFit:
         """``s*(r)`` in data units."""
         return self.s_star(r) * self.scale
 
+    def rescale(self, factor: float) -> None:
+        """Divide the data by ``factor`` (in place): ``r`` and ``s`` then live on a scale ``factor`` times smaller."""
+        self.scale *= factor
+        self.v = self.v / factor
+        self.trace /= factor
+        self.frob2 = None if self.frob2 is None else self.frob2 / factor**2
+        self.fixed_s = None if self.fixed_s is None else self.fixed_s / factor
+
     def minus_grad_at_zero(self, *, exact: bool):
         """``c = A^T(R_y - s I)`` at ``r = 0``: with ``exact`` ``s = s*(0)``, else ``s = 0`` (reference code)."""
         return self.v - (self.s_star(torch.zeros_like(self.v)) * self.norms if exact else 0.0)
+
+
+class VarianceFit:
+    """``F~(r) = min_{s >= 0} 1/2 |v - A_0 r - s 1|^2``: the diagonal of the covariance only.
+
+    ``v`` is the temporal variance of each camera pixel (``diag R_y``) and
+    ``A_0 = variance_operator(Psi)`` (for ``q = 1`` the convolution with
+    the squared PSF): the model of PnP-COL0RME's deconvolution setting,
+    which drops the cross-covariances. ``s*(r) = max(0, mean(v - A_0 r))``,
+    ``grad_r F = A_0^T (A_0 r + s - v)``, Lipschitz constant
+    ``|G_r o G_r|_2^2 |G_c o G_c|_2^2`` (exact; eliminating ``s`` does not
+    raise it). Same interface and normalisation (``scale = max v``) as
+    ``CovarianceFit``.
+    """
+
+    def __init__(self, psi: SeparableMatrices, stats: CovarianceStats, *, device=None, dtype=torch.float64):
+        self.op = variance_operator(psi)
+        self.scale = stats.scale
+        self.v = torch.as_tensor(stats.variance / self.scale, dtype=dtype, device=device)
+        self.n_pixels = self.v.numel()
+        self.lipschitz = float(np.linalg.norm(self.op.rows, 2) ** 2 * np.linalg.norm(self.op.cols, 2) ** 2)
+
+    def _residual(self, r, s):
+        return self.op(r) + s - self.v
+
+    def s_star(self, r) -> float:
+        return max(0.0, float(torch.mean(self.v - self.op(r))))
+
+    def value(self, r, s=None) -> float:
+        s = self.s_star(r) if s is None else s
+        return 0.5 * float(torch.sum(self._residual(r, s) ** 2))
+
+    def grad(self, r):
+        return self.op.adjoint(self._residual(r, self.s_star(r)))
+
+    def aux(self, r) -> dict:
+        return {"s": self.s_star(r)}
+
+    def noise_variance(self, r) -> float:
+        return self.s_star(r) * self.scale
+
+    def rescale(self, factor: float) -> None:
+        """Divide the data by ``factor`` (in place), as ``CovarianceFit.rescale``."""
+        self.scale *= factor
+        self.v = self.v / factor

@@ -28,7 +28,7 @@ from ..errors import InputError
 from .base import LinearOperator
 from .imaging import SeparableMatrices
 
-__all__ = ["CovarianceOperator"]
+__all__ = ["CovarianceOperator", "variance_operator"]
 
 
 class CovarianceOperator(LinearOperator):
@@ -106,3 +106,27 @@ class CovarianceOperator(LinearOperator):
     def column_norms(self, like) -> torch.Tensor:
         """``|a_j| = |psi_j|^2`` as an ``L_r x L_c`` tensor."""
         return self._tensor("norms", self.norms, like)
+
+
+def variance_operator(psi: SeparableMatrices) -> SeparableMatrices:
+    """The lag-0 part of the covariance model: ``r -> diag(Psi diag(r) Psi^T)``.
+
+    ``(A_0 r)(m) = sum_j Psi[m, j]^2 r(j)``: the pixel variances that
+    emitter variances ``r`` produce. For a separable ``Psi = G_r (x) G_c``
+    the elementwise square is separable too, ``(G_r o G_r) (x) (G_c o G_c)``;
+    for ``q = 1`` it is the convolution with the squared (pixel-integrated)
+    PSF, the forward model of PnP-COL0RME's deconvolution setting.
+
+    Examples
+    --------
+    >>> from pointillist.optics import Optics
+    >>> from pointillist.operators import imaging_operator
+    >>> psi = imaging_operator(Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=1), (8, 8))
+    >>> r = torch.zeros(8, 8, dtype=torch.float64); r[4, 4] = 1.0
+    >>> bool(torch.allclose(variance_operator(psi)(r), torch.diagonal(CovarianceOperator(psi)(r)).reshape(8, 8)))
+    True
+    """
+    if not isinstance(psi, SeparableMatrices):
+        raise InputError("the variance operator needs a separable (Gaussian) PSF; "
+                         "measured PSF images are not supported")
+    return SeparableMatrices(psi.rows**2, psi.cols**2)

@@ -15,7 +15,8 @@ from ...solvers import SolverOptions
 from .intensity import estimate_intensity
 from .support import PENALTIES, estimate_support
 
-__all__ = ["ColormeResult", "colorme", "tile_layout", "DEFAULT_TILE_SIZE", "DEFAULT_RESTARTS"]
+__all__ = ["ColormeResult", "colorme", "tile_layout", "run_tiles", "TiledRun", "validate_common", "DEFAULT_TILE_SIZE",
+           "DEFAULT_RESTARTS"]
 
 #: camera pixels per tile side (with its overlap); see docs/benchmarks.md
 DEFAULT_TILE_SIZE = 64
@@ -40,7 +41,8 @@ class ColormeResult:
         ``s``, median over tiles (per-tile values in ``tiles``).
     lam, lambda_ratio, lambda_max, mu : float
         Parameters used (medians over tiles when tiled; ``lam`` on the
-        normalised covariance scale).
+        normalised covariance scale; None for PnP-COL0RME, which has no
+        lambda). ``mu`` is the intensity smoothness.
     """
 
     support: np.ndarray
@@ -48,9 +50,9 @@ class ColormeResult:
     background: np.ndarray
     variance_map: np.ndarray
     noise_variance: float
-    lam: float
-    lambda_ratio: float
-    lambda_max: float
+    lam: float | None
+    lambda_ratio: float | None
+    lambda_max: float | None
     mu: float
     penalty: str
     optics: Optics
@@ -61,7 +63,17 @@ class ColormeResult:
     history: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict:
-        """JSON-friendly scalars for ``run.json``."""
+        """JSON-friendly scalars for ``run.json`` (PnP-COL0RME: ``intensity_mu`` and ``denoiser_mu``, not ``mu``)."""
+        out = self._summary()
+        if self.penalty == "pnp":
+            out["intensity_mu"] = out.pop("mu")
+            out["denoiser_mu"] = self.parameters["denoiser"]["mu"]
+            out["denoiser_sigma"] = self.parameters["denoiser"]["sigma"]
+            out["convergence"] = self.history.get("tiles") or [
+                {k: self.history["support"][k] for k in ("objective", "rel_change")}]
+        return out
+
+    def _summary(self) -> dict:
         return {
             "penalty": self.penalty,
             "lambda": self.lam,
@@ -189,26 +201,89 @@ def colorme(
     >>> res.support.shape, res.intensity.shape, res.background.shape
     ((64, 64), (64, 64), (16, 16))
     """
-    from ...covariance import covariance_statistics
-    from ...operators import imaging_operator
     from ...operators.covariance import CovarianceOperator
 
     t0 = time.perf_counter()
-    if not isinstance(optics, Optics):
-        raise InputError("optics must be a pointillist.optics.Optics")
-    if not optics.is_gaussian:
-        raise InputError("COL0RME needs a Gaussian PSF (--psf-fwhm): its covariance operator uses a separable PSF")
+    validate_common(stack, optics, offset=offset, gain=gain, tile_size=tile_size)
     if penalty not in PENALTIES:
         raise InputError(f"penalty must be one of {', '.join(PENALTIES)}, got {penalty!r}")
-    if not gain > 0 or not math.isfinite(offset):
-        raise InputError(f"gain must be positive and offset finite, got gain={gain}, offset={offset}")
-    if int(tile_size) < 16:
-        raise InputError(f"tile_size must be at least 16 camera pixels, got {tile_size}")
-    n_frames, h, w = _validate_stack(stack)
     if restarts is None:
         restarts = DEFAULT_RESTARTS if penalty == "cel0" else 0
     if int(restarts) < 0:
         raise InputError(f"restarts must be a non-negative integer, got {restarts}")
+    options = SolverOptions(max_iter=max_iter, tol=tol, record_objective=True)
+
+    def support_step(stats, psi, dev, bar):
+        sup = estimate_support(stats, CovarianceOperator(psi), penalty=penalty, lambda_ratio=lambda_ratio,
+                               lambda_mode=lambda_mode, algorithm=algorithm, restarts=restarts,
+                               threshold=threshold, options=options, device=dev, progress=bar)
+        return sup, {"lambda": sup.lam, "lambda_max": sup.lambda_max, "lambda_ratio": sup.lambda_ratio,
+                     "runs": sup.runs}
+
+    run = run_tiles(stack, optics, support_step, mu=mu, beta=beta, dp_mode=dp_mode, background=background,
+                    offset=offset, gain=gain, tile_size=tile_size, device=device, progress=progress,
+                    desc="COL0RME iterations")
+
+    params = {
+        "penalty": penalty, "lambda_ratio": lambda_ratio, "lambda_mode": lambda_mode, "algorithm": algorithm,
+        "restarts": restarts, "threshold": threshold, "mu": mu, "beta": beta, "dp_mode": dp_mode,
+        "background": background, "offset": offset, "gain": gain, "tile_size": tile_size, "tile_margin": run.margin,
+        "max_iter": max_iter, "tol": tol, "device": str(run.device), "optics": optics.as_dict(),
+        "n_frames": run.n_frames,
+    }
+    return ColormeResult(
+        support=run.support, intensity=run.intensity, background=run.background, variance_map=run.variance_map,
+        noise_variance=run.median("noise_variance"), lam=run.median("lambda"), lambda_ratio=run.median("lambda_ratio"),
+        lambda_max=run.median("lambda_max"), mu=run.median("mu"), penalty=penalty, optics=optics,
+        seconds=time.perf_counter() - t0, iterations=run.iterations, parameters=params, tiles=run.tiles,
+        history=run.history,
+    )
+
+
+def validate_common(stack, optics, *, offset, gain, tile_size) -> tuple[int, int, int]:
+    """Checks shared by the covariance-domain methods; returns ``(T, H, W)``."""
+    if not isinstance(optics, Optics):
+        raise InputError("optics must be a pointillist.optics.Optics")
+    if not optics.is_gaussian:
+        raise InputError("COL0RME needs a Gaussian PSF (--psf-fwhm): its covariance operator uses a separable PSF")
+    if not gain > 0 or not math.isfinite(offset):
+        raise InputError(f"gain must be positive and offset finite, got gain={gain}, offset={offset}")
+    if int(tile_size) < 16:
+        raise InputError(f"tile_size must be at least 16 camera pixels, got {tile_size}")
+    return _validate_stack(stack)
+
+
+@dataclass
+class TiledRun:
+    """Stitched outputs of ``run_tiles`` and the per-tile records."""
+
+    support: np.ndarray
+    intensity: np.ndarray
+    background: np.ndarray
+    variance_map: np.ndarray
+    tiles: list
+    history: dict
+    iterations: int
+    n_frames: int
+    margin: int
+    device: object
+
+    def median(self, key) -> float:
+        return float(np.median([t[key] for t in self.tiles if not t.get("empty")]))
+
+
+def run_tiles(stack, optics: Optics, support_step, *, mu, beta, dp_mode, background, offset, gain, tile_size,
+              device, progress, desc) -> TiledRun:
+    """Covariance statistics, a support step and COL0RME's intensity step, tile by tile, stitched.
+
+    ``support_step(stats, psi, device, progress_bar)`` returns a result
+    with ``support``, ``variance_map``, ``noise_variance``, ``n_iter``,
+    ``converged`` and ``history``, and a dict of scalars for the tile record.
+    """
+    from ...covariance import covariance_statistics
+    from ...operators import imaging_operator
+
+    n_frames, h, w = _validate_stack(stack)
     dev = resolve_device(device)
     q = optics.upsample
     margin = int(math.ceil(3 * optics.sigma_px)) + 1
@@ -219,15 +294,14 @@ def colorme(
     bg = np.zeros((h, w))
     tiles, history = [], {}
     total_iter = 0
-    options = SolverOptions(max_iter=max_iter, tol=tol, record_objective=True)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc="COL0RME iterations", unit="it", total=None, leave=False, disable=None)
+        bar = tqdm(desc=desc, unit="it", total=None, leave=False, disable=None)
     try:
-        for ti, (r0, r1, cr0, cr1) in enumerate(rows):
-            for tj, (c0, c1, cc0, cc1) in enumerate(cols):
+        for r0, r1, cr0, cr1 in rows:
+            for c0, c1, cc0, cc1 in cols:
                 sub = _TileView(stack, r0, r1, c0, c1)
                 psi = imaging_operator(optics, (r1 - r0, c1 - c0))
                 stats = covariance_statistics(sub, psi, device=dev)
@@ -237,9 +311,7 @@ def colorme(
                         raise InputError("the stack is constant in time: there are no fluctuations to analyse")
                     tiles.append({"rows": [r0, r1], "cols": [c0, c1], "empty": True})
                     continue
-                sup = estimate_support(stats, CovarianceOperator(psi), penalty=penalty, lambda_ratio=lambda_ratio,
-                                       lambda_mode=lambda_mode, algorithm=algorithm, restarts=restarts,
-                                       threshold=threshold, options=options, device=dev, progress=bar)
+                sup, extra = support_step(stats, psi, dev, bar)
                 inten = estimate_intensity(psi, stats.mean, sup.support, noise_variance=sup.noise_variance,
                                            n_frames=n_frames, mu=mu, beta=beta, dp_mode=dp_mode,
                                            fit_background=background, device=dev)
@@ -252,35 +324,24 @@ def colorme(
                 variance_map[out_r, out_c] = sup.variance_map[fr, fc]
                 bg[cr0:cr1, cc0:cc1] = inten.background[cr0 - r0 : cr1 - r0, cc0 - c0 : cc1 - c0]
                 tiles.append({
-                    "rows": [r0, r1], "cols": [c0, c1], "noise_variance": sup.noise_variance, "lambda": sup.lam,
-                    "lambda_max": sup.lambda_max, "lambda_ratio": sup.lambda_ratio, "mu": inten.mu,
+                    "rows": [r0, r1], "cols": [c0, c1], "noise_variance": sup.noise_variance, "mu": inten.mu,
                     "dp_satisfied": inten.dp_satisfied, "iterations": sup.n_iter, "converged": sup.converged,
-                    "runs": sup.runs,
+                    **extra,
                 })
                 if len(rows) * len(cols) == 1:
                     history = {"support": sup.history.as_dict(), "intensity": inten.history}
+                else:
+                    # objective and relative change of every tile's support solve (convergence figures)
+                    h_tile = sup.history.as_dict()
+                    history.setdefault("tiles", []).append(
+                        {"objective": h_tile["objective"], "rel_change": h_tile["rel_change"]})
     finally:
         if bar is not None:
             bar.close()
-    done = [t for t in tiles if not t.get("empty")]
-    if not done:
+    if not any(not t.get("empty") for t in tiles):
         raise InputError("the stack is constant in time: there are no fluctuations to analyse")
-
-    def med(key):
-        return float(np.median([t[key] for t in done]))
-
-    params = {
-        "penalty": penalty, "lambda_ratio": lambda_ratio, "lambda_mode": lambda_mode, "algorithm": algorithm,
-        "restarts": restarts, "threshold": threshold, "mu": mu, "beta": beta, "dp_mode": dp_mode,
-        "background": background, "offset": offset, "gain": gain, "tile_size": tile_size, "tile_margin": margin,
-        "max_iter": max_iter, "tol": tol, "device": str(dev), "optics": optics.as_dict(), "n_frames": n_frames,
-    }
-    return ColormeResult(
-        support=support, intensity=intensity, background=bg, variance_map=variance_map,
-        noise_variance=med("noise_variance"), lam=med("lambda"), lambda_ratio=med("lambda_ratio"),
-        lambda_max=med("lambda_max"), mu=med("mu"), penalty=penalty, optics=optics,
-        seconds=time.perf_counter() - t0, iterations=total_iter, parameters=params, tiles=tiles, history=history,
-    )
+    return TiledRun(support=support, intensity=intensity, background=bg, variance_map=variance_map, tiles=tiles,
+                    history=history, iterations=total_iter, n_frames=n_frames, margin=margin, device=dev)
 
 
 class _TileView:

@@ -21,6 +21,7 @@ from ... import __version__
 from ..._device import resolve_device
 from ...errors import InputError
 from ...io.atomic import atomic_path, write_json, write_text
+from ...io.training_files import companion_paths, load_resume_state, prepare_training_files
 from ...optics import Optics
 from .losses import LOSS_DEFAULTS, deepcel0_loss, deepstorm_loss, gaussian_kernel, heat_map
 from .network import DeepSTORMNet
@@ -96,14 +97,6 @@ class TrainingResult:
     seconds: float
 
 
-def companion_paths(output) -> dict[str, Path]:
-    """The files a training run writes beside ``output`` (``model.pt``)."""
-    output = Path(output)
-    stem = output.with_suffix("")
-    return {"weights": output, "config": stem.with_suffix(".json"), "log": stem.with_suffix(".log"),
-            "resume": stem.with_suffix(".resume.pt")}
-
-
 def _loss_fn(config: TrainingConfig):
     opts = config.loss_options
     if config.method == "deepcel0":
@@ -155,14 +148,7 @@ def train_network(config: TrainingConfig, output, *, device="cpu", resume: bool 
     """
     from tqdm import tqdm
 
-    paths = companion_paths(output)
-    if paths["weights"].suffix != ".pt":
-        raise InputError(f"the weights file must end in .pt, got {paths['weights']}")
-    if not resume and not overwrite:
-        existing = [str(p) for p in paths.values() if p.exists()]
-        if existing:
-            raise InputError(f"{', '.join(existing)} exist; pass --overwrite to replace them or --resume to continue")
-    paths["weights"].parent.mkdir(parents=True, exist_ok=True)
+    paths = prepare_training_files(output, resume=resume, overwrite=overwrite)
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     t0 = time.perf_counter()
@@ -184,9 +170,7 @@ def train_network(config: TrainingConfig, output, *, device="cpu", resume: bool 
     best_state = None
 
     if resume:
-        if not paths["resume"].exists():
-            raise InputError(f"nothing to resume: {paths['resume']} does not exist")
-        state = torch.load(paths["resume"], map_location=dev, weights_only=True)
+        state = load_resume_state(paths, dev)
         # Only the number of epochs may change: a resumed run with more epochs is the same
         # run as one started with that many (the data, shuffles and schedule do not depend on it).
         same = {k: v for k, v in state["config"].items() if k != "epochs"} == {

@@ -20,6 +20,7 @@ import torch
 from ...errors import InputError
 from ...io.atomic import atomic_path
 from ...io.hashing import file_sha256
+from ...io.training_files import read_checkpoint
 from ...optics import Optics
 from .network import DECODER_FEATURES, ENCODER_FEATURES, DeepSTORMNet
 from .preprocess import Normalization
@@ -103,14 +104,7 @@ def load_model(path=None, *, method: str | None = None, device="cpu") -> SMLMMod
             raise InputError("give the weights file or the method of the shipped weights")
         path = shipped_weights(method)
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"weights file {path} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a file that is not a checkpoint
-        raise InputError(f"cannot read weights file {path}: {exc}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(f"{path} is not a pointillist SMLM network checkpoint (format {FORMAT})")
+    state = read_checkpoint(path, FORMAT, "SMLM network")
     if method is not None and state["method"] != method:
         raise InputError(f"{path} holds weights for {state['method']!r}, not for {method!r}")
     net = DeepSTORMNet(state["output"])
@@ -182,5 +176,7 @@ def write_manifest(folder, *, note: str = "") -> Path:
     from ...io.atomic import write_json
 
     folder = Path(folder)
-    entries = [manifest_entry(p) for p in sorted(folder.glob("*.pt"))]
+    # only the SMLM networks: other checkpoints (the PnP denoiser) have their own manifest
+    names = sorted(f"{m}.pt" for m in NETWORK_METHODS)
+    entries = [manifest_entry(folder / name) for name in names if (folder / name).is_file()]
     return write_json(folder / "manifest.json", {"note": note, "networks": entries}, overwrite=True)
