@@ -156,7 +156,8 @@ def _run_pnp(args: argparse.Namespace) -> int:
                      title=f"PnP-COL0RME ({cov} covariance, q = {optics.upsample}, mu = {mu:g}, sigma = {sigma:g}/255)")
     decreasing = {True: "decreasing", False: "NOT monotone", None: "not monitored (--nonneg)"}[
         res.parameters["objective_decreasing"]]
+    capped = "" if all(t.get("converged", True) for t in res.tiles) else " (not converged: --max-iter reached)"
     print(f"PnP-COL0RME ({cov} covariance): {int(res.support.sum())} support pixels, noise variance "
-          f"{res.noise_variance:.4g}, mu {mu:g}, sigma {sigma:g}/255, {res.iterations} iterations, G {decreasing}, "
+          f"{res.noise_variance:.4g}, mu {mu:g}, sigma {sigma:g}/255, {res.iterations} iterations{capped}, G {decreasing}, "
           f"{res.seconds:.1f} s -> {out}")
     return 0
