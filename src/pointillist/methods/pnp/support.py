@@ -51,7 +51,8 @@ class PnPSupportResult:
     ``variance_map`` is ``r`` in data units squared, ``support`` the boolean
     map ``r > threshold * max r``; ``history`` holds per iteration the
     objective ``G``, the relative change ``|r_{k+1} - r_k| / |r_0|`` and
-    the noise variance ``s`` (normalised scale).
+    the noise variance ``s`` (normalised scale). ``r_scale`` converts the
+    normalised iterate to data units (``variance_map = r * r_scale``).
     """
 
     variance_map: np.ndarray
