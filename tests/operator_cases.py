@@ -16,6 +16,7 @@ from pointillist.operators import (
     imaging_operator,
 )
 from pointillist.operators.covariance import CovarianceOperator, variance_operator
+from pointillist.operators.fourier import CirculantCovarianceOperator, fourier_imaging_operator
 from pointillist.optics import Optics
 
 
@@ -45,4 +46,7 @@ OPERATORS = {
     "variance-q1": lambda: variance_operator(imaging_operator(Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=1), (7, 9))),
     "variance-q3": lambda: variance_operator(SeparableMatrices(gaussian_psi_matrix(3, 3, 2.0), gaussian_psi_matrix(4, 3, 2.0))),
     "covariance-rect": lambda: CovarianceOperator(SeparableMatrices(gaussian_psi_matrix(3, 3, 2.0), gaussian_psi_matrix(4, 3, 2.0))),
+    "fourier-psi": lambda: fourier_imaging_operator(OPTICS, (5, 6)),
+    "sparcom-covariance": lambda: CirculantCovarianceOperator(fourier_imaging_operator(
+        Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=2), (5, 6))),
 }

@@ -145,3 +145,36 @@ def test_binary_detections_protocol():
     assert match_localizations(pred, true, tolerance_nm=0).tp == 2
     with pytest.raises(InputError, match="2-D"):
         binary_detections(np.ones(5))
+
+
+def test_correlation_ignores_scale_and_offset_and_rejects_constants():
+    from pointillist.metrics import correlation
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(8, 8))
+    assert correlation(a, 3 * a + 2) == pytest.approx(1.0)
+    assert correlation(a, -a) == pytest.approx(-1.0)
+    assert abs(correlation(a, rng.normal(size=(8, 8)))) < 0.4
+    with pytest.raises(InputError, match="constant"):
+        correlation(a, np.ones((8, 8)))
+
+
+def test_frc_resolution_follows_the_blur():
+    from scipy.ndimage import gaussian_filter
+
+    from pointillist.metrics import fourier_ring_correlation
+
+    rng = np.random.default_rng(1)
+    truth = np.zeros((128, 128))
+    truth[rng.integers(0, 128, 300), rng.integers(0, 128, 300)] = 1.0
+    res = {}
+    for s in (2.0, 4.0):
+        t = gaussian_filter(truth, s)
+        a, b = (t + 0.002 * rng.normal(size=t.shape) for _ in range(2))
+        res[s] = fourier_ring_correlation(a, b, pixel_size_nm=10.0).resolution_nm
+    assert 25 < res[2.0] < 55 and 1.6 < res[4.0] / res[2.0] < 2.4
+    # independent noise images do not correlate: the curve drops below 1/7 at once
+    noise = fourier_ring_correlation(rng.normal(size=(64, 64)), rng.normal(size=(64, 64)), pixel_size_nm=10.0)
+    assert noise.resolution_nm > 200
+    with pytest.raises(InputError, match="same shape"):
+        fourier_ring_correlation(np.zeros((20, 20)), np.zeros((20, 21)), pixel_size_nm=1.0)

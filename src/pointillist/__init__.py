@@ -24,6 +24,10 @@ _LAZY = {
     "colorme": ("pointillist.methods.colorme.api", "colorme"),
     "localize": ("pointillist.methods.smlm.api", "localize"),
     "pnp_colorme": ("pointillist.methods.pnp.api", "pnp_colorme"),
+    "sofi": ("pointillist.methods.baselines.sofi", "sofi"),
+    "srrf": ("pointillist.methods.baselines.srrf", "srrf"),
+    "sparcom": ("pointillist.methods.baselines.sparcom", "sparcom"),
+    "lsparcom": ("pointillist.methods.baselines.lsparcom", "lsparcom"),
 }
 
 __all__ = ["__version__", "InputError", "Optics", *sorted(_LAZY)]

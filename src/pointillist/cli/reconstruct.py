@@ -1,4 +1,4 @@
-"""``pointillist reconstruct STACK.tif -o OUTDIR --method colorme|pnp-colorme ...``."""
+"""``pointillist reconstruct STACK.tif -o OUTDIR --method colorme|pnp-colorme|sofi|srrf|sparcom|lsparcom ...``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,21 @@ from pathlib import Path
 from ..io.hashing import file_sha256
 from .common import add_optics_options, add_run_options, optics_from_args, prepare_output_dir
 
-METHODS = ("colorme", "pnp-colorme")
+METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
+BASELINES = ("sofi", "srrf", "sparcom", "lsparcom")
+_DEFAULTS: dict = {}
+_COV = ("colorme", "pnp-colorme")
+#: the methods that read each method-specific option (a non-default value for another method is an error)
+_OPTION_METHODS = {
+    "penalty": ("colorme",), "lambda_ratio": ("colorme", "sparcom"), "cel0_solver": ("colorme",),
+    "restarts": ("colorme",), "threshold": ("colorme", "pnp-colorme", "sparcom", "lsparcom"), "mu": _COV,
+    "intensity_mu": _COV, "beta": _COV, "dp_mode": _COV, "no_background": _COV, "tile_size": _COV,
+    "max_iter": ("colorme", "pnp-colorme", "sparcom"), "sigma": ("pnp-colorme",), "covariance": ("pnp-colorme",),
+    "weights": ("pnp-colorme", "lsparcom"), "nonneg": ("pnp-colorme",),
+    "order": ("sofi",), "cumulant": ("sofi",), "lag": ("sofi",), "balanced": ("sofi",),
+    "ring_radius": ("srrf",), "axes": ("srrf",), "temporal": ("srrf",), "no_intensity_weighting": ("srrf",),
+    "variant": ("srrf",), "sensitivity": ("srrf",),
+}
 
 
 def register(sub) -> None:
@@ -24,14 +38,16 @@ def register(sub) -> None:
     parser.add_argument("--penalty", choices=("cel0", "l1", "tv"), default="cel0",
                         help="COL0RME support regulariser (default cel0)")
     parser.add_argument("--lambda-ratio", type=float, default=None, metavar="R",
-                        help="lambda as a fraction of lambda_max (default: per penalty, calibrated on simulations)")
+                        help="lambda as a fraction of lambda_max (colorme, sparcom; default: per method and penalty, "
+                        "calibrated on simulations)")
     parser.add_argument("--cel0-solver", choices=("irl1", "fista"), default="irl1",
                         help="CEL0 solver: IRL1 as in the reference code (default) or FISTA with the CEL0 prox")
     parser.add_argument("--restarts", type=int, default=None,
                         help="CEL0 restarting strategy: extra runs between neighbouring support pixels, support = "
                         "union (default 0; 10 as the reference code: slower, slightly fuller supports)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme)")
+                        help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme and "
+                        "lsparcom, 0.02 for sparcom)")
     parser.add_argument("--mu", type=float, default=None,
                         help="colorme: intensity smoothness (default: discrepancy principle); pnp-colorme: denoiser "
                         "scaling mu, D(z) = D_sigma(mu z) / mu (default 0.7)")
@@ -44,42 +60,60 @@ def register(sub) -> None:
     parser.add_argument("--tile-size", type=int, default=None, metavar="PX",
                         help="camera pixels per tile side for large fields (default 64)")
     parser.add_argument("--max-iter", type=int, default=None,
-                        help="iteration cap of the support solver (default 3000; 2000 for pnp-colorme)")
+                        help="iteration cap of the support solver (default 3000; 2000 for pnp-colorme, 400 for "
+                        "sparcom)")
     pnp = parser.add_argument_group("pnp-colorme")
     pnp.add_argument("--sigma", type=float, default=None,
                      help="denoiser noise level in units of 1/255 (default 10)")
     pnp.add_argument("--covariance", choices=("full", "diagonal"), default=None,
                      help="fit the full covariance or only the pixel variances (default: diagonal for --upsample 1, "
                      "as the talk's deconvolution setting; full otherwise)")
-    pnp.add_argument("--weights", type=Path, default=None, help="denoiser checkpoint (default: the shipped one)")
+    pnp.add_argument("--weights", type=Path, default=None,
+                     help="pnp-colorme: denoiser checkpoint; lsparcom: network weights (default: the shipped ones)")
     pnp.add_argument("--nonneg", action="store_true", help="clamp the iterates at 0 after the denoiser")
+    sofi = parser.add_argument_group("sofi")
+    sofi.add_argument("--order", type=int, choices=(2, 3, 4), default=2, help="cumulant order (default 2)")
+    sofi.add_argument("--cumulant", choices=("xc", "ac"), default="xc",
+                      help="order 2: cross-cumulants on the virtual-pixel grid (xc, default) or auto-cumulants (ac)")
+    sofi.add_argument("--lag", type=int, default=0, help="time lag in frames (default 0)")
+    sofi.add_argument("--balanced", action="store_true",
+                      help="balanced SOFI: linearised 4th-order image, on-ratio and brightness maps")
+    srrf = parser.add_argument_group("srrf")
+    srrf.add_argument("--variant", choices=("srrf", "esrrf"), default="srrf",
+                      help="radiality on a ring (srrf, default) or the eSRRF-like weighted neighbourhood")
+    srrf.add_argument("--ring-radius", type=float, default=None, metavar="PX",
+                      help="ring radius in camera pixels (default 0.5; esrrf: radius in FWHM units, default 1.5)")
+    srrf.add_argument("--axes", type=int, default=6, help="ring axes: 2 x axes points (default 6)")
+    srrf.add_argument("--temporal", choices=("avg", "var", "tac2"), default="avg",
+                      help="temporal analysis of the radiality (default avg)")
+    srrf.add_argument("--no-intensity-weighting", action="store_true", help="do not weight by the intensity")
+    srrf.add_argument("--sensitivity", type=float, default=1.0, help="esrrf: radiality exponent (default 1)")
     add_run_options(parser)
     add_optics_options(parser)
     parser.set_defaults(func=run)
+    _DEFAULTS.update({a.dest: a.default for a in parser._actions})
 
 
 def _check_method_options(args) -> None:
     from ..errors import InputError
 
-    if args.method == "colorme":
-        given = [f"--{n}" for n in ("sigma", "covariance", "weights") if getattr(args, n) is not None]
-        if args.nonneg:
-            given.append("--nonneg")
-        if given:
-            raise InputError(f"{', '.join(given)} only apply to --method pnp-colorme")
-        if args.mu is not None and args.intensity_mu is not None and args.mu != args.intensity_mu:
-            raise InputError("--mu and --intensity-mu both set the intensity smoothness of colorme; give one")
-    else:
-        colorme_only = {"penalty": "cel0", "lambda_ratio": None, "cel0_solver": "irl1", "restarts": None}
-        given = [f"--{k.replace('_', '-')}" for k, v in colorme_only.items() if getattr(args, k) != v]
-        if given:
-            raise InputError(f"{', '.join(given)} only apply to --method colorme")
+    foreign = [k for k, methods in _OPTION_METHODS.items()
+               if args.method not in methods and getattr(args, k) != _DEFAULTS.get(k)]
+    if foreign:
+        uses = sorted({m for k in foreign for m in _OPTION_METHODS[k]}, key=METHODS.index)
+        raise InputError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not used by --method "
+                         f"{args.method} (only by {', '.join(uses)})")
+    if args.method == "colorme" and args.mu is not None and args.intensity_mu is not None \
+            and args.mu != args.intensity_mu:
+        raise InputError("--mu and --intensity-mu both set the intensity smoothness of colorme; give one")
 
 
 def run(args: argparse.Namespace) -> int:
     _check_method_options(args)
     if args.method == "pnp-colorme":
         return _run_pnp(args)
+    if args.method in BASELINES:
+        return _run_baseline(args)
     return _run_colorme(args)
 
 
@@ -161,3 +195,62 @@ def _run_pnp(args: argparse.Namespace) -> int:
           f"{res.noise_variance:.4g}, mu {mu:g}, sigma {sigma:g}/255, {res.iterations} iterations{capped}, G {decreasing}, "
           f"{res.seconds:.1f} s -> {out}")
     return 0
+
+
+def _run_baseline(args: argparse.Namespace) -> int:
+    from .. import __version__
+    from ..figures import save_convergence, save_panels
+    from ..io import read_stack, write_json, write_tiff
+    from ..methods import baselines
+
+    stack = read_stack(args.stack)
+    optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
+    out = prepare_output_dir(args.output, overwrite=args.overwrite)
+    common = dict(optics=optics, offset=args.offset, gain=args.gain, device=args.device, progress=not args.quiet)
+    data = stack.data
+    if args.method == "sofi":
+        res = baselines.sofi(data, order=args.order, mode=args.cumulant, lag=args.lag, balanced=args.balanced,
+                             **common)
+        label = f"SOFI order {args.order}" + (" (balanced)" if args.balanced else f" ({args.cumulant})")
+    elif args.method == "srrf":
+        radius = args.ring_radius if args.ring_radius is not None else (1.5 if args.variant == "esrrf" else 0.5)
+        res = baselines.srrf(data, ring_radius=radius, axes=args.axes, temporal=args.temporal,
+                             intensity_weighting=not args.no_intensity_weighting, variant=args.variant,
+                             sensitivity=args.sensitivity, **common)
+        label = f"{'eSRRF-like' if args.variant == 'esrrf' else 'SRRF'} ({args.temporal})"
+    elif args.method == "sparcom":
+        kw = {} if args.threshold is None else {"threshold": args.threshold}
+        res = baselines.sparcom(data, lambda_ratio=args.lambda_ratio, max_iter=args.max_iter or 400, **kw, **common)
+        label = "SPARCOM"
+    else:
+        kw = {} if args.threshold is None else {"threshold": args.threshold}
+        res = baselines.lsparcom(data, weights=args.weights, **kw, **common)
+        label = "LSPARCOM"
+    fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
+    if res.support is not None:
+        write_tiff(out / "support.tif", res.support.astype("uint8"), pixel_size_nm=fine, overwrite=ow, dtype="uint8")
+    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine, overwrite=ow)
+    mean = (data.mean(axis=0) - args.offset) / args.gain
+    save_panels(out / "preview.png", [("mean frame", mean, p), (label, res.image, fine)], overwrite=ow)
+    if res.history.get("objective"):
+        save_convergence(out / "convergence.png", [("FISTA", res.history["objective"], res.history["rel_change"])],
+                         overwrite=ow, title=f"{label}: objective and relative change")
+    write_json(out / "run.json", {
+        "command": "reconstruct", "method": args.method, "pointillist_version": __version__,
+        "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(data.shape),
+                  "dtype": str(data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
+        "image": "intensity.tif: " + _IMAGE_MEANING[args.method],
+        **res.summary(),
+    }, overwrite=ow)
+    extra = f", {int(res.support.sum())} support pixels" if res.support is not None else ""
+    print(f"{label}: {res.image.shape[0]} x {res.image.shape[1]} fine pixels of {fine:g} nm{extra}, "
+          f"{res.seconds:.1f} s -> {out}")
+    return 0
+
+
+_IMAGE_MEANING = {
+    "sofi": "SOFI cumulant image (not linear in the intensity)",
+    "srrf": "SRRF radiality map (not linear in the intensity)",
+    "sparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
+    "lsparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
+}

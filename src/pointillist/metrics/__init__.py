@@ -13,7 +13,8 @@ Examples
 from __future__ import annotations
 
 from .matching import MatchResult, match_localizations, match_points
-from .scores import binary_detections, jaccard, nmse, psnr, snr_db, specificity, support_jaccard
+from .resolution import FRCResult, fourier_ring_correlation
+from .scores import binary_detections, correlation, jaccard, nmse, psnr, snr_db, specificity, support_jaccard
 
 __all__ = [
     "MatchResult",
@@ -26,4 +27,7 @@ __all__ = [
     "nmse",
     "support_jaccard",
     "binary_detections",
+    "correlation",
+    "FRCResult",
+    "fourier_ring_correlation",
 ]

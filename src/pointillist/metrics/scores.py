@@ -161,6 +161,26 @@ def nmse(reference, estimate) -> float:
     return float(np.sum((reference - estimate) ** 2)) / energy
 
 
+def correlation(reference, estimate) -> float:
+    """Normalised (Pearson) correlation of two images, in [-1, 1]: blind to the estimate's scale and offset.
+
+    The fair score for methods whose output is not in the truth's units
+    (SOFI, SRRF); a constant image has no correlation (error).
+
+    Examples
+    --------
+    >>> correlation([0.0, 1.0, 2.0], [10.0, 12.0, 14.0])
+    1.0
+    """
+    reference, estimate = _pair(reference, estimate, ("reference", "estimate"))
+    a, b = reference - reference.mean(), estimate - estimate.mean()
+    na, nb = float(np.sqrt(np.sum(a * a))), float(np.sqrt(np.sum(b * b)))
+    for norm, name in ((na, "reference"), (nb, "estimate")):
+        if norm == 0:
+            raise InputError(f"{name} is constant, so its correlation is undefined")
+    return float(np.clip(np.sum(a * b) / (na * nb), -1.0, 1.0))
+
+
 def _mask(mask, name: str) -> np.ndarray:
     arr = np.asarray(mask)
     if arr.ndim != 2:

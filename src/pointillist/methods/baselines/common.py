@@ -1,0 +1,155 @@
+"""What the baselines share: their result, input checks and band-limited resampling onto the fine grid."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import InputError
+from ...optics import Optics
+
+__all__ = ["BaselineResult", "validate_stack", "trig_interpolation_matrix", "to_fine_grid"]
+
+
+@dataclass
+class BaselineResult:
+    """What every baseline returns.
+
+    Attributes
+    ----------
+    image : ndarray (qH, qW)
+        The reconstruction on pointillist's fine grid (``optics.upsample``
+        times the camera grid), written as ``intensity.tif``. Only SPARCOM
+        and LSPARCOM estimate a physical quantity (the emitters' variance,
+        up to the data normalisation); SOFI and SRRF images are not linear
+        in the intensity.
+    method : str
+    optics : Optics
+    seconds : float
+    support : bool ndarray (qH, qW) or None
+        For the sparse methods (SPARCOM, LSPARCOM): ``image > threshold * max``.
+    parameters : dict
+        Every setting used (JSON-friendly).
+    extra : dict
+        Method-specific arrays (native-grid images, parameter maps).
+    history : dict
+        Per-iteration records of iterative methods.
+    """
+
+    image: np.ndarray
+    method: str
+    optics: Optics
+    seconds: float
+    support: np.ndarray | None = None
+    parameters: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict, repr=False)
+    history: dict = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict:
+        """JSON-friendly scalars for ``run.json``."""
+        out = {"seconds": self.seconds, "parameters": self.parameters}
+        if self.support is not None:
+            out["support_pixels"] = int(self.support.sum())
+        if self.history.get("objective"):
+            out["iterations"] = len(self.history["objective"])
+        return out
+
+
+def validate_stack(stack, method: str, *, min_frames: int = 2) -> np.ndarray:
+    """The stack as float64 ``(T, H, W)``, or an ``InputError`` naming the problem.
+
+    Examples
+    --------
+    >>> validate_stack(np.zeros((5, 8, 8)) + np.arange(5)[:, None, None], "SOFI").shape
+    (5, 8, 8)
+    """
+    arr = np.asarray(stack)
+    if arr.ndim != 3:
+        raise InputError(f"{method} needs a stack of frames (frames, rows, columns), got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"the stack must hold real numbers, got dtype {arr.dtype}")
+    t, h, w = arr.shape
+    if t < min_frames:
+        raise InputError(f"{method} needs at least {min_frames} frames, the stack has {t}")
+    if h < 4 or w < 4:
+        raise InputError(f"frames of {h} x {w} pixels are too small for {method} (at least 4 x 4)")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise InputError("the stack contains NaN or infinite values")
+    if np.all(arr == arr[:1]):
+        raise InputError("the stack is constant in time: there are no fluctuations to analyse")
+    return arr
+
+
+def _check_optics(optics) -> Optics:
+    if not isinstance(optics, Optics):
+        raise InputError("optics must be a pointillist.optics.Optics")
+    return optics
+
+
+def trig_interpolation_matrix(n: int, start: float, step: float, points, *, pad: int | None = None) -> np.ndarray:
+    """Weights ``W`` (len(points) x n) of band-limited (trigonometric) interpolation.
+
+    Samples ``f_k`` sit at ``start + k * step``; ``W @ f`` evaluates at
+    ``points`` the trigonometric polynomial through the samples after
+    mirror padding by ``pad`` samples on each side (so that the periodic
+    interpolant does not join the two ends of the image; default
+    ``max(4, n // 4)``). The padded length is made odd, for which the
+    periodic interpolation kernel is the Dirichlet kernel
+    ``sin(pi u) / (N sin(pi u / N))`` (``u`` in samples).
+
+    Examples
+    --------
+    >>> w = trig_interpolation_matrix(4, 0.0, 1.0, [0.0, 1.0, 2.0, 3.0])
+    >>> bool(np.allclose(w, np.eye(4)))
+    True
+    """
+    if n < 1:
+        raise InputError("cannot interpolate an empty axis")
+    pad = max(4, n // 4) if pad is None else int(pad)
+    pad = min(pad, n - 1) if n > 1 else 0
+    length = n + 2 * pad
+    extra = 1 if length % 2 == 0 else 0  # odd length: the Dirichlet kernel below
+    length += extra
+    # padded index -> original index (mirror without repeating the edge sample)
+    idx = np.arange(length) - pad
+    period = 2 * (n - 1) if n > 1 else 1
+    src = np.mod(idx, period)
+    src = np.where(src >= n, period - src, src)
+    u = (np.asarray(points, dtype=np.float64)[:, None] - start) / step - idx[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kern = np.sin(np.pi * u) / (length * np.sin(np.pi * u / length))
+    kern = np.where(np.isclose(np.mod(u + length / 2, length) - length / 2, 0.0, atol=1e-12), 1.0, kern)
+    out = np.zeros((kern.shape[0], n))
+    np.add.at(out.T, src, kern.T)
+    return out
+
+
+def to_fine_grid(image: np.ndarray, *, start: float, step: float, upsample: int) -> np.ndarray:
+    """Band-limited resampling of ``image`` (samples at ``start + k * step`` camera pixels on both axes)
+    onto the fine grid of ``upsample`` pixels per camera pixel (centres ``(j + 0.5) / upsample``).
+
+    Camera pixel ``i`` covers ``[i, i + 1)``, so a camera-grid image has
+    ``start = 0.5, step = 1`` and the virtual-pixel grid of SOFI has
+    ``start = 0.5, step = 0.5``.
+
+    Examples
+    --------
+    >>> img = np.add.outer(np.arange(6.0), np.arange(5.0))
+    >>> to_fine_grid(img, start=0.5, step=1.0, upsample=1).round(6).tolist() == img.tolist()
+    True
+    """
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise InputError(f"expected a 2-D image, got shape {image.shape}")
+    q = int(upsample)
+    if q < 1:
+        raise InputError(f"upsample must be a positive integer, got {upsample}")
+    # the camera extent covered by the samples (the pixel edges of the last ones)
+    h = int(math.ceil(start + (image.shape[0] - 1) * step + step / 2 - 1e-9))
+    w = int(math.ceil(start + (image.shape[1] - 1) * step + step / 2 - 1e-9))
+    rows = trig_interpolation_matrix(image.shape[0], start, step, (np.arange(h * q) + 0.5) / q)
+    cols = trig_interpolation_matrix(image.shape[1], start, step, (np.arange(w * q) + 0.5) / q)
+    return rows @ image @ cols.T

@@ -1,0 +1,92 @@
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from pointillist.cli.main import main
+from pointillist.errors import InputError
+from pointillist.methods.baselines import lsparcom
+from pointillist.methods.baselines.lsparcom import LSPARCOMNet, load_lsparcom, save_lsparcom, variance_input
+from pointillist.methods.baselines.lsparcom_training import LsparcomTrainingConfig, simulate_lsparcom_samples
+from pointillist.metrics import support_jaccard
+from pointillist.optics import Optics
+from pointillist.simulate import Camera, simulate_fluctuation
+
+OPTICS = Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=4)
+
+
+def test_shipped_weights_load_offline(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("LSPARCOM tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    net = load_lsparcom()
+    assert net.folds == 10 and net.input_kernel == 25 and net.state_kernel == 5
+    assert net.trained_optics["upsample"] == 4
+    assert net.trained_optics["sigma_px"] == pytest.approx(OPTICS.sigma_px)
+    assert net.training_summary["method"] == "lsparcom" and net.training_summary["epochs_run"] >= 1
+    assert len(net.sha256) == 64
+    # learned thresholds are non-negative by construction and the folds moved away from their start
+    assert bool((net.thresholds >= 0).all())
+    assert not torch.allclose(net.state[0].weight, LSPARCOMNet().state[0].weight)
+
+
+def test_shipped_weights_recover_simulated_filaments():
+    camera = Camera(background=50.0, read_noise=0.0, gain=1.0, offset=0.0, quantize=False)
+    sim = simulate_fluctuation(optics=OPTICS, shape=(20, 20), n_frames=300, structure="filaments", n_structures=2,
+                               camera=camera, snr_db=15.0, seed=21)
+    res = lsparcom(sim.stack, optics=OPTICS)
+    b = 12
+    crop = (slice(b, -b), slice(b, -b))
+    jac = support_jaccard(res.support[crop], sim.support[crop].astype(bool), tolerance_px=1.6).jaccard
+    assert jac > 50
+    # the output lives on the true variance scale (photons^2): same order of magnitude as the truth on the support
+    ratio = res.image[sim.support.astype(bool)].sum() / sim.variance.sum()
+    assert 0.2 < ratio < 5
+
+
+def test_lsparcom_refuses_other_optics():
+    stack = np.random.default_rng(0).normal(size=(20, 12, 12))
+    with pytest.raises(InputError, match="train --method lsparcom"):
+        lsparcom(stack, optics=Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=2))
+    with pytest.raises(InputError, match="sigma"):
+        lsparcom(stack, optics=Optics(pixel_size_nm=100.0, psf_fwhm_nm=400.0, upsample=4))
+
+
+def test_save_load_round_trip_and_bad_file(tmp_path):
+    net = LSPARCOMNet(folds=2, input_kernel=5, state_kernel=3)
+    path = save_lsparcom(net, tmp_path / "n.pt", optics={"upsample": 4, "sigma_px": 1.1})
+    back = load_lsparcom(path)
+    x = torch.rand(1, 1, 12, 12)
+    torch.testing.assert_close(back(x), net.eval()(x))
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    with pytest.raises(InputError, match="cannot read"):
+        load_lsparcom(tmp_path / "bad.pt")
+
+
+def test_variance_input_and_training_samples_are_consistent():
+    u, scale = variance_input(np.array([[1.0, 4.0], [2.0, 0.0]]), 3)
+    assert u.shape == (6, 6) and scale == 4.0 and u[0, 5] == 1.0 and u[5, 5] == 0.0
+    cfg = LsparcomTrainingConfig(image_size=8)
+    a = simulate_lsparcom_samples(2, cfg, rng=5)
+    b = simulate_lsparcom_samples(2, cfg, rng=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].max() == 1.0 and a[1].min() >= 0 and a[1].max() > 0
+
+
+def test_cli_train_lsparcom_and_use_the_weights(tmp_path, capsys):
+    out = tmp_path / "l.pt"
+    args = ["train", "--method", "lsparcom", "-o", str(out), "--images", "4", "--val-images", "2",
+            "--image-size", "8", "--epochs", "1", "--batch-size", "2", "--quiet"]
+    assert main(args) == 0
+    assert load_lsparcom(out).training_summary["n_train"] == 4
+    for name in ("l.json", "l.log", "l.resume.pt"):
+        assert (tmp_path / name).is_file()
+    assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--crop", "16"]) == 2 and "--crop" in capsys.readouterr().err
+    stack = simulate_fluctuation(optics=OPTICS, shape=(12, 12), n_frames=50, n_structures=1, seed=1).stack
+    res = lsparcom(stack, optics=OPTICS, weights=out, offset=100)
+    assert res.image.shape == (48, 48) and res.parameters["weights"] == str(out)
