@@ -28,6 +28,10 @@ demo: $(STAMP)
 	$(BIN)/pointillist reconstruct $(DEMO)/fluct/stack.tif -o $(DEMO)/pnp-colorme --method pnp-colorme --mu 0.7 \
 		--sigma 10 --pixel-size 100 --psf-fwhm 258.21 --upsample 4 --offset 100 --overwrite
 	$(BIN)/pointillist evaluate $(DEMO)/pnp-colorme/support.tif $(DEMO)/fluct/support.tif --tolerance-nm 40
+	for m in sofi srrf sparcom lsparcom; do $(BIN)/pointillist reconstruct $(DEMO)/fluct/stack.tif \
+		-o $(DEMO)/$$m --method $$m --pixel-size 100 --psf-fwhm 258.21 --upsample 4 --offset 100 --quiet \
+		--overwrite || exit 1; done
+	$(BIN)/pointillist evaluate $(DEMO)/sparcom/support.tif $(DEMO)/fluct/support.tif --tolerance-nm 40
 	@echo "demo results and figures are in $(DEMO)/"
 
 test: $(STAMP)

@@ -10,14 +10,17 @@ shift within 3 fine pixels (NanoPyx's eSRRF image lies half a camera pixel
 off the grid of its SRRF and of pointillist's). Without nanopyx the speed-up
 is given against a quoted NanoPyx eSRRF time.
 
-Run: .venv/bin/python benchmarks/srrf_speed.py
-(with an interpreter that has nanopyx installed to re-measure NanoPyx).
+Run: .venv/bin/python benchmarks/srrf_speed.py [--docs]
+(with an interpreter that has nanopyx installed to re-measure NanoPyx;
+``--docs`` writes the table into docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -25,6 +28,9 @@ from scipy.ndimage import gaussian_filter
 from pointillist.methods.baselines.srrf import catmull_rom_matrix, srrf
 from pointillist.optics import Optics
 from pointillist.simulate import simulate_fluctuation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
 
 QUOTED_NANOPYX_ESRRF_S = 8.4  # NanoPyx eSRRF x4 on this stack size, measured on this CPU (quoted)
 BORDER = 2  # camera px left out of the correlations
@@ -93,20 +99,23 @@ def main() -> None:
 
     reference = runs.get("NanoPyx eSRRF (AVG)", (QUOTED_NANOPYX_ESRRF_S, None))[0]
     measured = "NanoPyx eSRRF (AVG)" in runs
-    print(f"stack {stack.shape}, magnification {q}, filaments, seed 0")
+    lines = [f"Stack {stack.shape}, magnification {q}, filaments, seed 0."]
     if problem:
-        print(problem)
+        lines.append(problem)
     if not measured:
-        print(f"speed-up against {QUOTED_NANOPYX_ESRRF_S} s: a quoted figure for NanoPyx eSRRF x4 on this CPU, "
-              "not measured in this run")
-    print()
-    print("| method | seconds (best of 3) | speed-up vs NanoPyx eSRRF | Pearson vs blurred truth | at best shift |")
-    print("|---|---|---|---|---|")
+        lines.append(f"Speed-up against {QUOTED_NANOPYX_ESRRF_S} s: a quoted figure for NanoPyx eSRRF x4 on this "
+                     "CPU, not measured in this run.")
+    lines += ["", "| method | seconds (best of 3) | speed-up vs NanoPyx eSRRF | Pearson vs blurred truth | at best shift |",
+              "|---|---|---|---|---|"]
     rows[f"mean frame (Catmull-Rom x{q})"] = (None, mean_frame)
     for name, (seconds, image) in rows.items():
         timing = "- | -" if seconds is None else f"{seconds:.2f} | {reference / seconds:.1f}x"
         score, shift = best_shift_pearson(image, truth, q)
-        print(f"| {name} | {timing} | {pearson(image, truth, q):.3f} | {score:.3f} (shift {shift}) |")
+        lines.append(f"| {name} | {timing} | {pearson(image, truth, q):.3f} | {score:.3f} (shift {shift}) |")
+    text = "\n".join(lines)
+    print(text)
+    if "--docs" in sys.argv[1:]:
+        replace_section("srrf-speed", text)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
+import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +30,8 @@ def test_shipped_weights_load_offline(monkeypatch):
     assert net.trained_optics["sigma_px"] == pytest.approx(OPTICS.sigma_px)
     assert net.training_summary["method"] == "lsparcom" and net.training_summary["epochs_run"] >= 1
     assert len(net.sha256) == 64
+    manifest = json.loads((Path(net.path).parent / "lsparcom.manifest.json").read_text())["lsparcom"]
+    assert manifest["sha256"] == net.sha256 and manifest["target_scale"] == net.target_scale
     # learned thresholds are non-negative by construction and the folds moved away from their start
     assert bool((net.thresholds >= 0).all())
     assert not torch.allclose(net.state[0].weight, LSPARCOMNet().state[0].weight)
@@ -57,10 +61,11 @@ def test_lsparcom_refuses_other_optics():
 
 def test_save_load_round_trip_and_bad_file(tmp_path):
     net = LSPARCOMNet(folds=2, input_kernel=5, state_kernel=3)
-    path = save_lsparcom(net, tmp_path / "n.pt", optics={"upsample": 4, "sigma_px": 1.1})
+    path = save_lsparcom(net, tmp_path / "n.pt", optics={"upsample": 4, "sigma_px": 1.1}, output_scale=0.06)
     back = load_lsparcom(path)
     x = torch.rand(1, 1, 12, 12)
     torch.testing.assert_close(back(x), net.eval()(x))
+    assert back.target_scale == 0.06
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(InputError, match="cannot read"):
         load_lsparcom(tmp_path / "bad.pt")

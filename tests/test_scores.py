@@ -173,8 +173,8 @@ def test_frc_resolution_follows_the_blur():
         a, b = (t + 0.002 * rng.normal(size=t.shape) for _ in range(2))
         res[s] = fourier_ring_correlation(a, b, pixel_size_nm=10.0).resolution_nm
     assert 25 < res[2.0] < 55 and 1.6 < res[4.0] / res[2.0] < 2.4
-    # independent noise images do not correlate: the curve drops below 1/7 at once
+    # independent noise images do not correlate: beyond the first few (small, noisy) rings the curve is ~0
     noise = fourier_ring_correlation(rng.normal(size=(64, 64)), rng.normal(size=(64, 64)), pixel_size_nm=10.0)
-    assert noise.resolution_nm > 200
+    assert abs(noise.curve[4:].mean()) < 0.05 and noise.resolution_nm > 2 * res[2.0]
     with pytest.raises(InputError, match="same shape"):
         fourier_ring_correlation(np.zeros((20, 20)), np.zeros((20, 21)), pixel_size_nm=1.0)

@@ -46,8 +46,8 @@ def register(sub) -> None:
                         help="CEL0 restarting strategy: extra runs between neighbouring support pixels, support = "
                         "union (default 0; 10 as the reference code: slower, slightly fuller supports)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme and "
-                        "lsparcom, 0.02 for sparcom)")
+                        help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme, "
+                        "0.15 for lsparcom, 0.02 for sparcom)")
     parser.add_argument("--mu", type=float, default=None,
                         help="colorme: intensity smoothness (default: discrepancy principle); pnp-colorme: denoiser "
                         "scaling mu, D(z) = D_sigma(mu z) / mu (default 0.7)")

@@ -18,7 +18,7 @@ def register(sub) -> None:
         "10,000 patches): hours on a CPU, minutes on a GPU. gs-denoiser trains the gradient-step DRUNet of "
         "PnP-COL0RME on simulated variance images (500 + 100 images, 200 epochs: about 35 min on 2 CPU cores). "
         "lsparcom trains the unfolded ISTA network on simulated fluctuation stacks for the given optics "
-        "(480 + 64 stacks, 40 epochs: about 10 min on 2 CPU cores).")
+        "(960 + 64 stacks, 50 epochs: about 12 min on 2 CPU cores).")
     parser.add_argument("--method", choices=TRAIN_METHODS, required=True, help="network and loss to train")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.pt", help="weights file")
     g = parser.add_argument_group("optics (lengths in nm)")
@@ -40,10 +40,10 @@ def register(sub) -> None:
                    "variance definition (default 8 25)")
     t = parser.add_argument_group("optimisation")
     t.add_argument("--epochs", type=int, default=None,
-                   help="epochs (default 100; 200 for gs-denoiser, 40 for lsparcom)")
+                   help="epochs (default 100; 200 for gs-denoiser, 50 for lsparcom)")
     t.add_argument("--batch-size", type=int, default=None, help="batch size (default 16; 8 for lsparcom)")
     t.add_argument("--lr", type=float, default=None,
-                   help="initial Adam learning rate (default 1e-3; 2e-3 for lsparcom)")
+                   help="initial Adam learning rate (default 1e-3)")
     t.add_argument("--lr-patience", type=int, default=5, help="epochs without improvement before lr x 0.1 (default 5)")
     t.add_argument("--val-fraction", type=float, default=0.3, help="validation share of the patches (default 0.3)")
     t.add_argument("--heat-scale", type=float, default=100.0, help="heat-map scale c (default 100)")
@@ -52,7 +52,7 @@ def register(sub) -> None:
     t.add_argument("--cel0-lambda", type=float, default=100.0, help="lambda of the DeepCEL0 loss (default 100)")
     gs = parser.add_argument_group("gs-denoiser (PnP-COL0RME) and lsparcom")
     gs.add_argument("--images", type=int, default=None,
-                    help="training images (default 500; lsparcom: 480 simulated stacks)")
+                    help="training images (default 500; lsparcom: 960 simulated stacks)")
     gs.add_argument("--val-images", type=int, default=None, help="validation images (default 100; lsparcom 64)")
     gs.add_argument("--image-size", type=int, default=None, metavar="PX",
                     help="simulated image side (default 96 grid pixels; lsparcom: 24 camera pixels)")

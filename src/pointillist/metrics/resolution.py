@@ -93,6 +93,7 @@ def fourier_ring_correlation(image1, image2, *, pixel_size_nm: float, threshold:
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = num / np.sqrt(da * db)
     curve = np.nan_to_num(curve, nan=0.0)
+    curve[0] = 1.0  # the mean was removed: ring 0 (one pixel) says nothing, and would drag ring 1's smoothing
     smooth = np.convolve(np.pad(curve, 1, mode="edge"), np.ones(3) / 3, mode="valid")
     freq = np.arange(n_rings) / (n * pixel_size_nm)
     below = np.flatnonzero(smooth[1:] < threshold)

@@ -169,8 +169,8 @@ def correlation(reference, estimate) -> float:
 
     Examples
     --------
-    >>> correlation([0.0, 1.0, 2.0], [10.0, 12.0, 14.0])
-    1.0
+    >>> round(correlation([0.0, 1.0, 2.0], [10.0, 12.0, 14.0]), 12), round(correlation([0, 1, 2], [2, 1, 0]), 12)
+    (1.0, -1.0)
     """
     reference, estimate = _pair(reference, estimate, ("reference", "estimate"))
     a, b = reference - reference.mean(), estimate - estimate.mean()

@@ -11,7 +11,9 @@ lag-0 covariance, max-normalised, repeated over the q x q fine pixels of
 each camera pixel), ``W_k`` large learned convolutions (the data filter),
 ``K_k`` small learned convolutions (the ``I - M/L`` step) and ``t_k >= 0``
 learned thresholds (non-negative soft thresholding). The output is the
-emitters' variance on the fine grid, on the scale of ``u``.
+emitters' variance on the fine grid, relative to the input's max and
+multiplied by ``target_scale(optics)`` (which puts isolated emitters near 1,
+the input's scale); ``lsparcom`` undoes both factors.
 
 Weights are trained for one pair (q, PSF width in camera pixels), as the
 published network (x4, one PSF); ``lsparcom`` refuses other optics and says
@@ -38,12 +40,13 @@ from ...io.training_files import read_checkpoint
 from .common import BaselineResult, _check_optics, validate_stack
 
 __all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "save_lsparcom", "load_lsparcom", "shipped_lsparcom_path",
-           "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
+           "target_scale", "write_lsparcom_manifest", "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
 
 FORMAT = "pointillist-lsparcom/1"
 SHIPPED_NAME = "lsparcom.pt"
-#: support = output > threshold * max(output)
-DEFAULT_THRESHOLD = 0.1
+#: support = output > threshold * max(output); the best mean support Jaccard over thresholds 0.1-0.6 on
+#: calibration stacks (filaments and tubes, seeds 11 and 12, 32 x 32 px, T = 500, SNR 15 dB; docs/benchmarks.md)
+DEFAULT_THRESHOLD = 0.15
 #: relative PSF-width mismatch (camera pixels) accepted between the data and the weights' training optics
 SIGMA_TOLERANCE = 0.15
 
@@ -67,13 +70,15 @@ class LSPARCOMNet(nn.Module):
         self.data = nn.Conv2d(1, folds + 1, input_kernel, padding=input_kernel // 2, bias=False)
         self.state = nn.ModuleList(
             nn.Conv2d(1, 1, state_kernel, padding=state_kernel // 2, bias=False) for _ in range(folds))
-        self.raw_thresholds = nn.Parameter(torch.full((folds + 1,), -5.0))
+        self.raw_thresholds = nn.Parameter(torch.full((folds + 1,), -8.0))
         with torch.no_grad():
-            # start from a plain iteration: identity state step, a smooth data filter
+            # start from a plain iteration (identity state step, a weak smooth data filter, thresholds near 0)
+            # whose output is already on the target's scale: a larger start makes the first steps cut every
+            # ReLU, and a network that outputs 0 everywhere gets no gradient back
             c = input_kernel // 2
             yy, xx = torch.meshgrid(torch.arange(input_kernel) - c, torch.arange(input_kernel) - c, indexing="ij")
             g = torch.exp(-(yy**2 + xx**2) / 8.0)
-            self.data.weight.copy_((0.1 * g / g.sum()).expand_as(self.data.weight))
+            self.data.weight.copy_((0.01 * g / g.sum()).expand_as(self.data.weight))
             for conv in self.state:
                 conv.weight.zero_()
                 conv.weight[0, 0, state_kernel // 2, state_kernel // 2] = 1.0
@@ -89,6 +94,26 @@ class LSPARCOMNet(nn.Module):
         for k, conv in enumerate(self.state):
             x = torch.relu(conv(x) + b[:, k + 1 : k + 2] - t[k + 1])
         return x
+
+
+def target_scale(optics) -> float:
+    """Camera variance of an isolated emitter of unit variance at the best-placed fine pixel.
+
+    The network predicts each fine pixel's emitter variance times this
+    factor (relative to the input's max), which puts isolated emitters
+    near 1, the input's scale.
+
+    Examples
+    --------
+    >>> from pointillist.optics import Optics
+    >>> round(target_scale(Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)), 4)
+    0.0619
+    """
+    from ...operators import gaussian_psi_matrix
+
+    n, q = 16, optics.upsample
+    g2 = (gaussian_psi_matrix(n, q, optics.sigma_px * q) ** 2).sum(axis=0)
+    return float(g2[(n // 2 - 1) * q : (n // 2 + 1) * q].max() ** 2)
 
 
 def variance_input(variance: np.ndarray, upsample: int) -> tuple[np.ndarray, float]:
@@ -107,13 +132,13 @@ def variance_input(variance: np.ndarray, upsample: int) -> tuple[np.ndarray, flo
     return np.kron(variance / scale, np.ones((q, q))), scale
 
 
-def save_lsparcom(net: LSPARCOMNet, path, *, optics: dict, training: dict | None = None,
+def save_lsparcom(net: LSPARCOMNet, path, *, optics: dict, output_scale: float, training: dict | None = None,
                   overwrite: bool = False) -> Path:
-    """Write a checkpoint atomically (architecture, weights, the optics it was trained for, training summary)."""
+    """Write a checkpoint atomically (architecture, weights, the optics it was trained for, output scale, training)."""
     path = Path(path)
     state = {"format": FORMAT, "folds": net.folds, "input_kernel": net.input_kernel, "state_kernel": net.state_kernel,
-             "optics": dict(optics), "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-             "training": training or {}}
+             "optics": dict(optics), "target_scale": float(output_scale),
+             "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": training or {}}
     with atomic_path(path, overwrite=overwrite) as tmp:
         torch.save(state, tmp)
     return path
@@ -130,7 +155,8 @@ def load_lsparcom(path=None, *, device="cpu") -> LSPARCOMNet:
     """Load LSPARCOM weights (the shipped ones if ``path`` is None), in eval mode, offline.
 
     ``.trained_optics`` holds ``upsample`` and ``sigma_px`` (PSF sigma in
-    camera pixels) the weights were trained for.
+    camera pixels) the weights were trained for; ``.target_scale`` the
+    factor the outputs carry (see ``target_scale``).
 
     Examples
     --------
@@ -144,9 +170,31 @@ def load_lsparcom(path=None, *, device="cpu") -> LSPARCOMNet:
     net.load_state_dict(state["state_dict"])
     net = net.to(resolve_device(device)).eval()
     net.trained_optics = dict(state["optics"])
+    net.target_scale = float(state["target_scale"])
     net.training_summary = dict(state.get("training", {}))
     net.path, net.sha256 = str(path), file_sha256(path)
     return net
+
+
+def write_lsparcom_manifest(folder, *, note: str = "") -> Path:
+    """(Re)write ``folder/lsparcom.manifest.json`` for ``folder/lsparcom.pt`` (what, how trained, sha256)."""
+    from ...io.atomic import write_json
+
+    folder = Path(folder)
+    path = folder / SHIPPED_NAME
+    net = load_lsparcom(path)
+    t = net.training_summary
+    entry = {
+        "file": SHIPPED_NAME, "method": "lsparcom",
+        "architecture": {"name": "unfolded ISTA (relu soft threshold)", "folds": net.folds,
+                         "input_kernel": net.input_kernel, "state_kernel": net.state_kernel,
+                         "parameters": sum(p.numel() for p in net.parameters())},
+        "optics": net.trained_optics, "target_scale": net.target_scale,
+        **{k: t.get(k) for k in ("config", "epochs_run", "best_epoch", "best_val_loss", "n_train", "n_val",
+                                 "device", "seconds")},
+        "sha256": file_sha256(path), "bytes": path.stat().st_size,
+    }
+    return write_json(folder / "lsparcom.manifest.json", {"note": note, "lsparcom": entry}, overwrite=True)
 
 
 def _check_trained_optics(net: LSPARCOMNet, optics) -> None:
@@ -213,13 +261,14 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     data = (validate_stack(stack, "LSPARCOM") - offset) / gain
     dev = resolve_device(device)
     net = weights.to(dev) if isinstance(weights, LSPARCOMNet) else load_lsparcom(weights, device=dev)
-    if not hasattr(net, "trained_optics"):
-        raise InputError("an LSPARCOMNet passed as weights needs .trained_optics (load it with load_lsparcom)")
+    if not hasattr(net, "trained_optics") or not hasattr(net, "target_scale"):
+        raise InputError("an LSPARCOMNet passed as weights needs .trained_optics and .target_scale "
+                         "(load it with load_lsparcom)")
     _check_trained_optics(net, optics)
     u, scale = variance_input(temporal_variance(data), optics.upsample)
     with torch.no_grad():
         out = net(torch.as_tensor(u, dtype=torch.float32, device=dev)[None, None])[0, 0].double().cpu().numpy()
-    image = out * scale
+    image = out * (scale / net.target_scale)
     support = image > threshold * image.max() if image.max() > 0 else np.zeros(image.shape, dtype=bool)
     params = {"threshold": threshold, "weights": getattr(net, "path", None), "weights_sha256": getattr(net, "sha256", None),
               "trained_optics": net.trained_optics, "folds": net.folds, "offset": offset, "gain": gain,
