@@ -72,3 +72,4 @@ def test_lsparcom_refuses_optics_its_weights_were_not_trained_for(sim_dir, tmp_p
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "trained for" in err and "pointillist train --method lsparcom" in err
+    assert not (tmp_path / "o").exists()

@@ -95,3 +95,42 @@ def test_cli_train_lsparcom_and_use_the_weights(tmp_path, capsys):
     stack = simulate_fluctuation(optics=OPTICS, shape=(12, 12), n_frames=50, n_structures=1, seed=1).stack
     res = lsparcom(stack, optics=OPTICS, weights=out, offset=100)
     assert res.image.shape == (48, 48) and res.parameters["weights"] == str(out)
+
+
+def _small_config(**kw):
+    base = dict(n_train=8, n_val=4, image_size=8, epochs=2, batch_size=4, folds=2, input_kernel=7, state_kernel=3)
+    return LsparcomTrainingConfig(**{**base, **kw})
+
+
+def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    from pointillist.methods.baselines.lsparcom_training import train_lsparcom
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_epoch(line):
+        if line.startswith("epoch   2"):
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_lsparcom(_small_config(), tmp_path / "r.pt", progress=False, echo=stop_after_first_epoch)
+    resumed = train_lsparcom(_small_config(), tmp_path / "r.pt", resume=True, progress=False, echo=lambda line: None)
+    straight = train_lsparcom(_small_config(), tmp_path / "s.pt", progress=False, echo=lambda line: None)
+    for pa, pb in zip(resumed.parameters(), straight.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    assert "resuming after epoch 1" in (tmp_path / "r.log").read_text()
+
+
+def test_training_beats_the_all_zero_output(tmp_path):
+    # the failure this guards against: every ReLU cut in the first steps, the output 0 and the gradient with it
+    from pointillist.methods.baselines.lsparcom_training import _loss, train_lsparcom
+
+    cfg = _small_config(n_train=48, n_val=8, image_size=12, epochs=4, batch_size=8, folds=10, input_kernel=25,
+                        state_kernel=5, seed=3)
+    net = train_lsparcom(cfg, tmp_path / "z.pt", progress=False, echo=lambda line: None)
+    u, r = simulate_lsparcom_samples(8, cfg, rng=99)
+    x, y = torch.as_tensor(u)[:, None], torch.as_tensor(r)[:, None]
+    with torch.no_grad():
+        out = net(x)
+        trained, zero = _loss(out, y, cfg.l1_weight).item(), _loss(torch.zeros_like(y), y, cfg.l1_weight).item()
+    assert (out > 0).any() and trained < 0.8 * zero

@@ -4,6 +4,7 @@ import torch
 
 from pointillist.errors import InputError
 from pointillist.methods.baselines import sparcom
+from pointillist.methods.baselines.sparcom import DEFAULT_LAMBDA_RATIO
 from pointillist.metrics import support_jaccard
 from pointillist.operators import gaussian_psi_matrix
 from pointillist.operators.covariance import CovarianceOperator
@@ -57,7 +58,7 @@ def test_sparcom_recovers_simulated_filaments():
     assert jac > 60
     # objective of FISTA with restart ends lower than it starts, and lambda is the asked fraction
     assert res.history["objective"][-1] < res.history["objective"][0]
-    assert res.extra["lambda"] == pytest.approx(0.05 * res.extra["lambda_max"])
+    assert res.extra["lambda"] == pytest.approx(DEFAULT_LAMBDA_RATIO * res.extra["lambda_max"])
     # a lambda above lambda_max gives nothing; far below, many more pixels
     dense = sparcom(sim.stack, optics=OPTICS, lambda_ratio=0.001, threshold=0.0)
     assert dense.support.sum() > 2 * res.support.sum()

@@ -27,11 +27,13 @@ _OPTION_METHODS = {
 
 def register(sub) -> None:
     parser = sub.add_parser(
-        "reconstruct", help="super-resolve a fluctuating stack (COL0RME, PnP-COL0RME)",
-        description="Reconstruct a super-resolved image from a stack of fluctuating frames. Writes support.tif "
-        "(fine grid, 1 on the support), intensity.tif (fine grid), background.tif (camera grid), run.json and "
-        "preview.png into OUTDIR; pnp-colorme also writes convergence.png (objective G and relative change per "
-        "iteration).")
+        "reconstruct", help="super-resolve a fluctuating stack (COL0RME, PnP-COL0RME, SOFI, SRRF, SPARCOM, LSPARCOM)",
+        description="Reconstruct a super-resolved image from a stack of fluctuating frames. colorme and "
+        "pnp-colorme write support.tif (fine grid, 1 on the support), intensity.tif (fine grid), background.tif "
+        "(camera grid), run.json and preview.png into OUTDIR; pnp-colorme also writes convergence.png (objective G "
+        "and relative change per iteration). The baselines sofi, srrf, sparcom and lsparcom write intensity.tif "
+        "(fine grid; run.json says what it holds), run.json and preview.png, plus support.tif for sparcom and "
+        "lsparcom and convergence.png for sparcom.")
     parser.add_argument("stack", type=Path, metavar="STACK.tif", help="TIFF stack (frames, rows, columns)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR", help="output folder")
     parser.add_argument("--method", choices=METHODS, default="colorme", help="reconstruction method (default colorme)")
@@ -47,7 +49,7 @@ def register(sub) -> None:
                         "union (default 0; 10 as the reference code: slower, slightly fuller supports)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme, "
-                        "0.15 for lsparcom, 0.02 for sparcom)")
+                        "0.2 for lsparcom, 0.05 for sparcom)")
     parser.add_argument("--mu", type=float, default=None,
                         help="colorme: intensity smoothness (default: discrepancy principle); pnp-colorme: denoiser "
                         "scaling mu, D(z) = D_sigma(mu z) / mu (default 0.7)")
@@ -205,6 +207,12 @@ def _run_baseline(args: argparse.Namespace) -> int:
 
     stack = read_stack(args.stack)
     optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
+    net = None
+    if args.method == "lsparcom":  # refuse weights made for other optics before anything is written
+        from ..methods.baselines.lsparcom import check_trained_optics, load_lsparcom
+
+        net = load_lsparcom(args.weights, device=args.device)
+        check_trained_optics(net, optics)
     out = prepare_output_dir(args.output, overwrite=args.overwrite)
     common = dict(optics=optics, offset=args.offset, gain=args.gain, device=args.device, progress=not args.quiet)
     data = stack.data
@@ -224,7 +232,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
         label = "SPARCOM"
     else:
         kw = {} if args.threshold is None else {"threshold": args.threshold}
-        res = baselines.lsparcom(data, weights=args.weights, **kw, **common)
+        res = baselines.lsparcom(data, weights=net, **kw, **common)
         label = "LSPARCOM"
     fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
     if res.support is not None:

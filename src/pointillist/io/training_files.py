@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["companion_paths", "prepare_training_files", "load_resume_state", "read_checkpoint"]
+__all__ = ["companion_paths", "prepare_training_files", "load_resume_state", "restore_run", "read_checkpoint"]
 
 
 def companion_paths(output) -> dict[str, Path]:
@@ -43,6 +43,18 @@ def load_resume_state(paths: dict[str, Path], device) -> dict:
     if not paths["resume"].exists():
         raise InputError(f"nothing to resume: {paths['resume']} does not exist")
     return torch.load(paths["resume"], map_location=device, weights_only=True)
+
+
+def restore_run(state: dict, net, optimizer, scheduler) -> tuple:
+    """Load a resume state into the training objects.
+
+    Returns ``(history, best_val, best_epoch, best_state, epochs_done, log_lines)``.
+    """
+    net.load_state_dict(state["net"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return (state["history"], state["best_val"], state["best_epoch"], state["best_state"], state["epoch"],
+            state["log"])
 
 
 def read_checkpoint(path, fmt: str, what: str) -> dict:

@@ -40,13 +40,13 @@ from ...io.training_files import read_checkpoint
 from .common import BaselineResult, _check_optics, validate_stack
 
 __all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "save_lsparcom", "load_lsparcom", "shipped_lsparcom_path",
-           "target_scale", "write_lsparcom_manifest", "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
+           "target_scale", "write_lsparcom_manifest", "check_trained_optics", "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
 
 FORMAT = "pointillist-lsparcom/1"
 SHIPPED_NAME = "lsparcom.pt"
-#: support = output > threshold * max(output); the best mean support Jaccard over thresholds 0.1-0.6 on
-#: calibration stacks (filaments and tubes, seeds 11 and 12, 32 x 32 px, T = 500, SNR 15 dB; docs/benchmarks.md)
-DEFAULT_THRESHOLD = 0.15
+#: support = output > threshold * max(output); calibrated on simulated filaments and tubes by
+#: benchmarks/baselines_calibration.py (docs/benchmarks.md, "Baselines")
+DEFAULT_THRESHOLD = 0.2
 #: relative PSF-width mismatch (camera pixels) accepted between the data and the weights' training optics
 SIGMA_TOLERANCE = 0.15
 
@@ -197,7 +197,8 @@ def write_lsparcom_manifest(folder, *, note: str = "") -> Path:
     return write_json(folder / "lsparcom.manifest.json", {"note": note, "lsparcom": entry}, overwrite=True)
 
 
-def _check_trained_optics(net: LSPARCOMNet, optics) -> None:
+def check_trained_optics(net: LSPARCOMNet, optics) -> None:
+    """Refuse optics the weights were not trained for (other q, PSF sigma off by more than 15 %), saying how to train."""
     trained = net.trained_optics
     q, sigma = int(trained["upsample"]), float(trained["sigma_px"])
     if optics.upsample != q or abs(optics.sigma_px / sigma - 1) > SIGMA_TOLERANCE:
@@ -264,7 +265,7 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     if not hasattr(net, "trained_optics") or not hasattr(net, "target_scale"):
         raise InputError("an LSPARCOMNet passed as weights needs .trained_optics and .target_scale "
                          "(load it with load_lsparcom)")
-    _check_trained_optics(net, optics)
+    check_trained_optics(net, optics)
     u, scale = variance_input(temporal_variance(data), optics.upsample)
     with torch.no_grad():
         out = net(torch.as_tensor(u, dtype=torch.float32, device=dev)[None, None])[0, 0].double().cpu().numpy()

@@ -31,7 +31,7 @@ from ..._device import resolve_device
 from ..._rng import as_rng
 from ...errors import InputError
 from ...io.atomic import atomic_path, write_json, write_text
-from ...io.training_files import load_resume_state, prepare_training_files
+from ...io.training_files import load_resume_state, prepare_training_files, restore_run
 from ...optics import Optics
 from .lsparcom import LSPARCOMNet, save_lsparcom, target_scale, temporal_variance, variance_input
 
@@ -179,11 +179,8 @@ def train_lsparcom(config: LsparcomTrainingConfig, output, *, device="cpu", resu
         state = load_resume_state(paths, dev)
         if state["config"] != config.as_dict():
             raise InputError(f"{paths['resume']} was written with another configuration; start afresh with --overwrite")
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
-        best_state, start_epoch, log_lines = state["best_state"], state["epoch"], state["log"]
+        history, best_val, best_epoch, best_state, start_epoch, log_lines = restore_run(state, net, optimizer,
+                                                                                       scheduler)
         t0 -= sum(h["seconds"] for h in history)
 
     def log(line):

@@ -25,10 +25,10 @@ from .common import BaselineResult, _check_optics, validate_stack
 
 __all__ = ["sparcom", "DEFAULT_LAMBDA_RATIO", "DEFAULT_THRESHOLD", "DEFAULT_MAX_ITER"]
 
-#: lambda / lambda_max; calibrated on simulated filaments (docs/benchmarks.md, "Baselines")
-DEFAULT_LAMBDA_RATIO = 0.05
-#: support = r > threshold * max(r)
-DEFAULT_THRESHOLD = 0.02
+#: lambda / lambda_max and the support threshold (support = r > threshold * max(r)), calibrated on simulated
+#: filaments and tubes by benchmarks/baselines_calibration.py (docs/benchmarks.md, "Baselines")
+DEFAULT_LAMBDA_RATIO = 0.02
+DEFAULT_THRESHOLD = 0.05
 #: the reference configuration's 400 FISTA iterations
 DEFAULT_MAX_ITER = 400
 

@@ -29,7 +29,7 @@ from ...denoisers.drunet import DEFAULT_BLOCKS, DEFAULT_CHANNELS
 from ...denoisers.weights import save_denoiser
 from ...errors import InputError
 from ...io.atomic import atomic_path, write_json, write_text
-from ...io.training_files import load_resume_state, prepare_training_files
+from ...io.training_files import load_resume_state, prepare_training_files, restore_run
 from .training_data import VarianceImageSettings, simulate_variance_images
 
 __all__ = ["DenoiserTrainingConfig", "train_denoiser", "VALIDATION_SIGMAS"]
@@ -173,11 +173,8 @@ def train_denoiser(config: DenoiserTrainingConfig, output, *, device="cpu", resu
         state = load_resume_state(paths, dev)
         if state["config"] != config.as_dict():
             raise InputError(f"{paths['resume']} was written with another configuration; start afresh with --overwrite")
-        den.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
-        best_state, start_epoch, log_lines = state["best_state"], state["epoch"], state["log"]
+        history, best_val, best_epoch, best_state, start_epoch, log_lines = restore_run(state, den, optimizer,
+                                                                                       scheduler)
         best_psnr = history[best_epoch - 1]["val_psnr"] if best_epoch else {}
         if start_epoch > config.epochs:
             optimizer = torch.optim.Adam(den.parameters(), lr=config.prox_lr)

@@ -20,7 +20,7 @@ from ... import __version__
 from ..._device import resolve_device
 from ...errors import InputError
 from ...io.atomic import atomic_path, write_json, write_text
-from ...io.training_files import companion_paths, load_resume_state, prepare_training_files
+from ...io.training_files import companion_paths, load_resume_state, prepare_training_files, restore_run
 from ...optics import Optics
 from .losses import LOSS_DEFAULTS, deepcel0_loss, deepstorm_loss, gaussian_kernel, heat_map
 from .network import DeepSTORMNet
@@ -178,11 +178,8 @@ def train_network(config: TrainingConfig, output, *, device="cpu", resume: bool 
             raise InputError(f"{paths['resume']} was written with another configuration; start afresh with --overwrite")
         if config.epochs < state["epoch"]:
             raise InputError(f"{paths['resume']} has already run {state['epoch']} epochs; ask for more than that")
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
-        best_state, start_epoch, log_lines = state["best_state"], state["epoch"], state["log"]
+        history, best_val, best_epoch, best_state, start_epoch, log_lines = restore_run(state, net, optimizer,
+                                                                                       scheduler)
         echo(f"resuming after epoch {start_epoch}")
 
     def log(line):
