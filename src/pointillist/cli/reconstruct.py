@@ -252,7 +252,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
     }, overwrite=ow)
     extra = f", {int(res.support.sum())} support pixels" if res.support is not None else ""
     print(f"{label}: {res.image.shape[0]} x {res.image.shape[1]} fine pixels of {fine:g} nm{extra}, "
-          f"{res.seconds:.1f} s -> {out}")
+          f"{res.seconds:.2f} s -> {out}")
     return 0
 
 

@@ -10,7 +10,8 @@ import numpy as np
 from ...errors import InputError
 from ...optics import Optics
 
-__all__ = ["BaselineResult", "validate_stack", "trig_interpolation_matrix", "to_fine_grid"]
+__all__ = ["BaselineResult", "validate_stack", "check_calibration", "check_optics", "trig_interpolation_matrix",
+           "to_fine_grid"]
 
 
 @dataclass
@@ -83,7 +84,26 @@ def validate_stack(stack, method: str, *, min_frames: int = 2) -> np.ndarray:
     return arr
 
 
-def _check_optics(optics) -> Optics:
+def check_calibration(offset, gain) -> None:
+    """Refuse a camera offset that is not a finite number or a gain that is not a positive one.
+
+    Examples
+    --------
+    >>> check_calibration(100, 2.0)
+    >>> check_calibration(100, 0)
+    Traceback (most recent call last):
+    ...
+    pointillist.errors.InputError: gain must be a positive number (ADU per photon), got 0
+    """
+    number = (int, float, np.integer, np.floating)
+    if not (isinstance(offset, number) and math.isfinite(offset)):
+        raise InputError(f"offset must be a finite number (camera ADU), got {offset!r}")
+    if not (isinstance(gain, number) and math.isfinite(gain) and gain > 0):
+        raise InputError(f"gain must be a positive number (ADU per photon), got {gain!r}")
+
+
+def check_optics(optics) -> Optics:
+    """``optics`` itself, or a clear error when it is not an ``Optics``."""
     if not isinstance(optics, Optics):
         raise InputError("optics must be a pointillist.optics.Optics")
     return optics

@@ -37,7 +37,7 @@ from ...errors import InputError
 from ...io.atomic import atomic_path
 from ...io.hashing import file_sha256
 from ...io.training_files import read_checkpoint
-from .common import BaselineResult, _check_optics, validate_stack
+from .common import BaselineResult, check_calibration, check_optics, validate_stack
 
 __all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "save_lsparcom", "load_lsparcom", "shipped_lsparcom_path",
            "target_scale", "write_lsparcom_manifest", "check_trained_optics", "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
@@ -254,9 +254,8 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     (48, 48)
     """
     t0 = time.perf_counter()
-    optics = _check_optics(optics)
-    if not gain > 0 or not math.isfinite(offset):
-        raise InputError(f"gain must be positive and offset finite, got gain={gain}, offset={offset}")
+    optics = check_optics(optics)
+    check_calibration(offset, gain)
     if not 0 <= threshold < 1:
         raise InputError(f"threshold must be in [0, 1), got {threshold}")
     data = (validate_stack(stack, "LSPARCOM") - offset) / gain

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, _check_optics, to_fine_grid, validate_stack
+from .common import BaselineResult, check_calibration, check_optics, to_fine_grid, validate_stack
 
 __all__ = ["sofi"]
 
@@ -105,7 +105,7 @@ def sofi(stack, *, optics, order=2, mode="xc", lag=0, balanced=False, offset=0.0
     ((12, 10), (11, 9), 0.5)
     """
     start_time = time.perf_counter()
-    optics = _check_optics(optics)
+    optics = check_optics(optics)
     arr = validate_stack(stack, "SOFI")
     n_frames = arr.shape[0]
     order, mode, lag = _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames)
@@ -148,10 +148,7 @@ def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
     if span >= n_frames:
         raise InputError(f"lag {lag} with order {order} (mode {mode!r}) needs more than {span} frames, "
                          f"the stack has {n_frames}: use a smaller lag")
-    if not (isinstance(offset, (int, float, np.integer, np.floating)) and math.isfinite(offset)):
-        raise InputError(f"offset must be a finite number (camera ADU), got {offset!r}")
-    if not (isinstance(gain, (int, float, np.integer, np.floating)) and math.isfinite(gain) and gain > 0):
-        raise InputError(f"gain must be a positive number (ADU per photon), got {gain!r}")
+    check_calibration(offset, gain)
     if (mode == "xc" or balanced) and not optics.is_gaussian:
         raise InputError("SOFI mode 'xc' and balanced SOFI need a Gaussian PSF width (psf_fwhm_nm); "
                          "with a measured PSF image use mode='ac'")

@@ -21,7 +21,7 @@ import torch
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, _check_optics, validate_stack
+from .common import BaselineResult, check_calibration, check_optics, validate_stack
 
 __all__ = ["sparcom", "DEFAULT_LAMBDA_RATIO", "DEFAULT_THRESHOLD", "DEFAULT_MAX_ITER"]
 
@@ -96,11 +96,10 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     from ...solvers import SolverOptions, fista
 
     t0 = time.perf_counter()
-    optics = _check_optics(optics)
+    optics = check_optics(optics)
     if not optics.is_gaussian:
         raise InputError("SPARCOM needs a Gaussian PSF (--psf-fwhm): its Fourier model uses the Gaussian's spectrum")
-    if not gain > 0 or not math.isfinite(offset):
-        raise InputError(f"gain must be positive and offset finite, got gain={gain}, offset={offset}")
+    check_calibration(offset, gain)
     ratio = DEFAULT_LAMBDA_RATIO if lambda_ratio is None else float(lambda_ratio)
     if not 0 < ratio < 1:
         raise InputError(f"lambda_ratio must be in (0, 1), got {lambda_ratio}")

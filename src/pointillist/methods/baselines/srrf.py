@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, _check_optics, validate_stack
+from .common import BaselineResult, check_optics, validate_stack
 
 __all__ = ["srrf", "catmull_rom_matrix"]
 
@@ -216,7 +216,7 @@ def srrf(
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    optics = _check_optics(optics)
+    optics = check_optics(optics)
     q = optics.upsample
     if magnification is not None and magnification != q:
         raise InputError(
