@@ -35,7 +35,7 @@ colour map, each linearly scaled from 0 to its own 99.5th percentile (the
 methods' units differ, so a common scale would hide all but one); the FRC
 curves in ``docs/compare_frc.png``.
 
-    .venv/bin/python benchmarks/compare.py            # figure + docs/benchmarks.md section, ~10 min on 2 cores
+    .venv/bin/python benchmarks/compare.py            # figure + docs/benchmarks.md section, ~7 min on 2 cores
     .venv/bin/python benchmarks/compare.py --no-docs  # into bench_out/compare/ only
 """
 
@@ -48,6 +48,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 
@@ -105,7 +106,13 @@ def run_job(**job):
     queue = ctx.Queue()
     proc = ctx.Process(target=_job, args=(job, queue))
     proc.start()
-    out = queue.get()
+    while True:  # a child that dies before answering must not leave us waiting forever
+        try:
+            out = queue.get(timeout=5)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"benchmark job {job} failed (exit code {proc.exitcode})") from None
     proc.join()
     return out
 
@@ -203,6 +210,9 @@ def main(argv=None):
     optics, sim = simulate()
     if args.replot:
         saved = json.loads((out_dir / "rows.json").read_text())
+        missing = [m for m in METHODS if m not in saved["rows"]]
+        if missing:
+            parser.error(f"the last run did not cover {', '.join(missing)}: run every method before --replot")
         with np.load(out_dir / "images.npz") as f:
             images = {m: f[m] for m in METHODS}
         _publish(args, optics, sim, saved["rows"], images, saved["baseline_mb"], out_dir)

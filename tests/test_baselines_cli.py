@@ -73,3 +73,30 @@ def test_lsparcom_refuses_optics_its_weights_were_not_trained_for(sim_dir, tmp_p
     err = capsys.readouterr().err
     assert "trained for" in err and "pointillist train --method lsparcom" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_overwrite_with_another_method_leaves_no_stale_files(sim_dir, tmp_path, capsys):
+    out = tmp_path / "rec"
+    assert main(_args(sim_dir, out, "sparcom")) == 0
+    assert {"support.tif", "convergence.png"} <= {p.name for p in out.iterdir()}
+    assert main(_args(sim_dir, out, "sofi", "--overwrite")) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["intensity.tif", "preview.png", "run.json"]
+    assert "removed support.tif" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method, option, message", [
+    ("srrf", ("--gain", "0"), "gain must be a positive number"),
+    ("sofi", ("--lag", "500"), "lag 500"),
+    ("sparcom", ("--max-iter", "0"), "max_iter must be a positive integer"),
+    ("sofi", ("--order", "3"), "--cumulant ac"),
+])
+def test_a_refused_run_leaves_no_folder(sim_dir, tmp_path, capsys, method, option, message):
+    assert main(_args(sim_dir, tmp_path / "o", method, *option)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_balanced_sofi_says_what_its_image_is(sim_dir, tmp_path):
+    assert main(_args(sim_dir, tmp_path / "b", "sofi", "--balanced")) == 0
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert "balanced" in run["image"] and run["parameters"]["balanced"] is True

@@ -110,13 +110,35 @@ def _check_method_options(args) -> None:
         raise InputError("--mu and --intensity-mu both set the intensity smoothness of colorme; give one")
 
 
+#: the files each method writes into OUTDIR; with --overwrite, those of the list that another method left there
+#: are removed, so that a folder never mixes two runs
+_OUTPUTS = {
+    "colorme": ("support.tif", "intensity.tif", "background.tif", "preview.png", "run.json"),
+    "pnp-colorme": ("support.tif", "intensity.tif", "background.tif", "preview.png", "convergence.png", "run.json"),
+    "sofi": ("intensity.tif", "preview.png", "run.json"),
+    "srrf": ("intensity.tif", "preview.png", "run.json"),
+    "sparcom": ("support.tif", "intensity.tif", "preview.png", "convergence.png", "run.json"),
+    "lsparcom": ("support.tif", "intensity.tif", "preview.png", "run.json"),
+}
+
+
 def run(args: argparse.Namespace) -> int:
     _check_method_options(args)
-    if args.method == "pnp-colorme":
-        return _run_pnp(args)
-    if args.method in BASELINES:
-        return _run_baseline(args)
-    return _run_colorme(args)
+    runner = _run_pnp if args.method == "pnp-colorme" else _run_baseline if args.method in BASELINES else _run_colorme
+    created = not Path(args.output).exists()
+    try:
+        code = runner(args)
+    except BaseException:
+        # a run refused after its folder was made leaves nothing behind
+        if created and Path(args.output).is_dir() and not any(Path(args.output).iterdir()):
+            Path(args.output).rmdir()
+        raise
+    others = {name for names in _OUTPUTS.values() for name in names} - set(_OUTPUTS[args.method])
+    for name in sorted(others):
+        if (Path(args.output) / name).is_file():
+            (Path(args.output) / name).unlink()
+            print(f"removed {name}, left by an earlier run of another method")
+    return code
 
 
 def _write_common(args, stack, optics, res, out, label) -> None:
@@ -219,16 +241,17 @@ def _run_baseline(args: argparse.Namespace) -> int:
     if args.method == "sofi":
         res = baselines.sofi(data, order=args.order, mode=args.cumulant, lag=args.lag, balanced=args.balanced,
                              **common)
-        label = f"SOFI order {args.order}" + (" (balanced)" if args.balanced else f" ({args.cumulant})")
+        label = "bSOFI (linearised order 4)" if args.balanced else f"SOFI order {args.order} ({args.cumulant})"
     elif args.method == "srrf":
-        radius = args.ring_radius if args.ring_radius is not None else (1.5 if args.variant == "esrrf" else 0.5)
-        res = baselines.srrf(data, ring_radius=radius, axes=args.axes, temporal=args.temporal,
+        res = baselines.srrf(data, ring_radius=args.ring_radius, axes=args.axes, temporal=args.temporal,
                              intensity_weighting=not args.no_intensity_weighting, variant=args.variant,
                              sensitivity=args.sensitivity, **common)
         label = f"{'eSRRF-like' if args.variant == 'esrrf' else 'SRRF'} ({args.temporal})"
     elif args.method == "sparcom":
         kw = {} if args.threshold is None else {"threshold": args.threshold}
-        res = baselines.sparcom(data, lambda_ratio=args.lambda_ratio, max_iter=args.max_iter or 400, **kw, **common)
+        if args.max_iter is not None:
+            kw["max_iter"] = args.max_iter
+        res = baselines.sparcom(data, lambda_ratio=args.lambda_ratio, **kw, **common)
         label = "SPARCOM"
     else:
         kw = {} if args.threshold is None else {"threshold": args.threshold}
@@ -240,14 +263,14 @@ def _run_baseline(args: argparse.Namespace) -> int:
     write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine, overwrite=ow)
     mean = (data.mean(axis=0) - args.offset) / args.gain
     save_panels(out / "preview.png", [("mean frame", mean, p), (label, res.image, fine)], overwrite=ow)
-    if res.history.get("objective"):
+    if args.method == "sparcom":
         save_convergence(out / "convergence.png", [("FISTA", res.history["objective"], res.history["rel_change"])],
                          overwrite=ow, title=f"{label}: objective and relative change")
     write_json(out / "run.json", {
         "command": "reconstruct", "method": args.method, "pointillist_version": __version__,
         "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(data.shape),
                   "dtype": str(data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
-        "image": "intensity.tif: " + _IMAGE_MEANING[args.method],
+        "image": "intensity.tif: " + _IMAGE_MEANING["bsofi" if args.balanced else args.method],
         **res.summary(),
     }, overwrite=ow)
     extra = f", {int(res.support.sum())} support pixels" if res.support is not None else ""
@@ -258,6 +281,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
 
 _IMAGE_MEANING = {
     "sofi": "SOFI cumulant image (not linear in the intensity)",
+    "bsofi": "balanced SOFI: the 4th-order cumulant image linearised (4th root after deconvolution)",
     "srrf": "SRRF radiality map (not linear in the intensity)",
     "sparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
     "lsparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",

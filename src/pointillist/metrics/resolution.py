@@ -59,6 +59,9 @@ def _tukey(n: int, alpha: float = 0.25) -> np.ndarray:
 def fourier_ring_correlation(image1, image2, *, pixel_size_nm: float, threshold: float = FRC_THRESHOLD) -> FRCResult:
     """FRC of two images of the same field (e.g. reconstructions of the even and the odd frames).
 
+    Non-square images are reduced to their central square (rings must be
+    circles in frequency); constant images are refused.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -67,18 +70,29 @@ def fourier_ring_correlation(image1, image2, *, pixel_size_nm: float, threshold:
     >>> bool(np.allclose(res.curve, 1.0)), math.isnan(res.resolution_nm)
     (True, True)
     """
-    a = np.asarray(image1, dtype=np.float64)
-    b = np.asarray(image2, dtype=np.float64)
+    a, b = np.asarray(image1), np.asarray(image2)
+    for arr in (a, b):
+        if arr.dtype.kind not in "biuf":
+            raise InputError(f"FRC needs real-valued images, got dtype {arr.dtype}")
+    a, b = a.astype(np.float64), b.astype(np.float64)
     if a.ndim != 2 or a.shape != b.shape:
         raise InputError(f"FRC needs two 2-D images of the same shape, got {a.shape} and {b.shape}")
     if min(a.shape) < 16:
         raise InputError(f"FRC needs images of at least 16 x 16 pixels, got {a.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise InputError("FRC: the images contain NaN or infinite values")
-    if not pixel_size_nm > 0:
-        raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}")
+    number = (int, float, np.integer, np.floating)
+    if isinstance(pixel_size_nm, bool) or not isinstance(pixel_size_nm, number) or not 0 < pixel_size_nm < math.inf:
+        raise InputError(f"pixel_size_nm must be a positive number, got {pixel_size_nm!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, number) or not 0 < threshold < 1:
+        raise InputError(f"threshold must be a number in (0, 1), got {threshold!r}")
     n = min(a.shape)
-    a, b = a[:n, :n], b[:n, :n]  # square, so that rings are circles in frequency
+    # the central square, so that rings are circles in frequency
+    r0, c0 = (a.shape[0] - n) // 2, (a.shape[1] - n) // 2
+    a, b = a[r0 : r0 + n, c0 : c0 + n], b[r0 : r0 + n, c0 : c0 + n]
+    for arr, name in ((a, "image1"), (b, "image2")):
+        if not np.any(arr != arr.flat[0]):
+            raise InputError(f"FRC: {name} is constant, so it has no spectrum to correlate")
     win = np.outer(_tukey(n), _tukey(n))
     fa = np.fft.fftshift(np.fft.fft2((a - a.mean()) * win))
     fb = np.fft.fftshift(np.fft.fft2((b - b.mean()) * win))

@@ -173,12 +173,13 @@ def correlation(reference, estimate) -> float:
     (1.0, -1.0)
     """
     reference, estimate = _pair(reference, estimate, ("reference", "estimate"))
-    a, b = reference - reference.mean(), estimate - estimate.mean()
-    na, nb = float(np.sqrt(np.sum(a * a))), float(np.sqrt(np.sum(b * b)))
-    for norm, name in ((na, "reference"), (nb, "estimate")):
-        if norm == 0:
+    for arr, name in ((reference, "reference"), (estimate, "estimate")):
+        if np.all(arr == arr.flat[0]):
             raise InputError(f"{name} is constant, so its correlation is undefined")
-    return float(np.clip(np.sum(a * b) / (na * nb), -1.0, 1.0))
+    a, b = reference - reference.mean(), estimate - estimate.mean()
+    # unit max first: the sums of squares neither overflow (1e200) nor underflow (1e-200)
+    a, b = a / np.abs(a).max(), b / np.abs(b).max()
+    return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), -1.0, 1.0))
 
 
 def _mask(mask, name: str) -> np.ndarray:

@@ -10,8 +10,8 @@ import numpy as np
 from ...errors import InputError
 from ...optics import Optics
 
-__all__ = ["BaselineResult", "validate_stack", "check_calibration", "check_optics", "trig_interpolation_matrix",
-           "to_fine_grid"]
+__all__ = ["BaselineResult", "validate_stack", "calibrated", "check_calibration", "check_optics", "real_number",
+           "trig_interpolation_matrix", "to_fine_grid"]
 
 
 @dataclass
@@ -58,8 +58,13 @@ class BaselineResult:
         return out
 
 
-def validate_stack(stack, method: str, *, min_frames: int = 2) -> np.ndarray:
-    """The stack as float64 ``(T, H, W)``, or an ``InputError`` naming the problem.
+def validate_stack(stack, method: str, *, min_frames: int = 2, chunk: int = 64) -> np.ndarray:
+    """The stack as a ``(T, H, W)`` array, or an ``InputError`` naming the problem.
+
+    The array is returned unconverted (a memory-mapped TIFF stays on disk):
+    the methods read it in chunks of frames and calibrate each chunk with
+    ``calibrated``. The checks (finite values, not constant in time) also
+    run chunk by chunk.
 
     Examples
     --------
@@ -76,12 +81,26 @@ def validate_stack(stack, method: str, *, min_frames: int = 2) -> np.ndarray:
         raise InputError(f"{method} needs at least {min_frames} frames, the stack has {t}")
     if h < 4 or w < 4:
         raise InputError(f"frames of {h} x {w} pixels are too small for {method} (at least 4 x 4)")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise InputError("the stack contains NaN or infinite values")
-    if np.all(arr == arr[:1]):
+    first, constant = arr[0], True
+    for start in range(0, t, chunk):
+        block = arr[start : start + chunk]
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(block)):
+            raise InputError("the stack contains NaN or infinite values")
+        constant = constant and bool(np.all(block == first))
+    if constant:
         raise InputError("the stack is constant in time: there are no fluctuations to analyse")
     return arr
+
+
+def calibrated(frames, offset: float, gain: float) -> np.ndarray:
+    """``(frames - offset) / gain`` in float64 (photons from camera ADU).
+
+    Examples
+    --------
+    >>> calibrated(np.array([[[110, 120]]], dtype=np.uint16), 100, 2.0).tolist()
+    [[[5.0, 10.0]]]
+    """
+    return (np.asarray(frames, dtype=np.float64) - offset) / gain
 
 
 def check_calibration(offset, gain) -> None:
@@ -96,10 +115,31 @@ def check_calibration(offset, gain) -> None:
     pointillist.errors.InputError: gain must be a positive number (ADU per photon), got 0
     """
     number = (int, float, np.integer, np.floating)
-    if not (isinstance(offset, number) and math.isfinite(offset)):
+    if isinstance(offset, bool) or not (isinstance(offset, number) and math.isfinite(offset)):
         raise InputError(f"offset must be a finite number (camera ADU), got {offset!r}")
-    if not (isinstance(gain, number) and math.isfinite(gain) and gain > 0):
+    if isinstance(gain, bool) or not (isinstance(gain, number) and math.isfinite(gain) and gain > 0):
         raise InputError(f"gain must be a positive number (ADU per photon), got {gain!r}")
+
+
+def real_number(name: str, value, *, low: float = -math.inf, high: float = math.inf,
+                include_low: bool = True) -> float:
+    """``value`` as a float when it is a real number in the range, else an ``InputError`` naming ``name``.
+
+    Examples
+    --------
+    >>> real_number("threshold", 0.5, low=0, high=1)
+    0.5
+    >>> real_number("threshold", None, low=0, high=1)
+    Traceback (most recent call last):
+    ...
+    pointillist.errors.InputError: threshold must be a number in [0, 1), got None
+    """
+    number = (int, float, np.integer, np.floating)
+    ok = isinstance(value, number) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and (value >= low if include_low else value > low) and value < high):
+        span = f"{'[' if include_low else '('}{low:g}, {high:g})"
+        raise InputError(f"{name} must be a number in {span}, got {value!r}")
+    return float(value)
 
 
 def check_optics(optics) -> Optics:
@@ -109,40 +149,42 @@ def check_optics(optics) -> Optics:
     return optics
 
 
-def trig_interpolation_matrix(n: int, start: float, step: float, points, *, pad: int | None = None) -> np.ndarray:
+def trig_interpolation_matrix(n: int, start: float, step: float, points) -> np.ndarray:
     """Weights ``W`` (len(points) x n) of band-limited (trigonometric) interpolation.
 
     Samples ``f_k`` sit at ``start + k * step``; ``W @ f`` evaluates at
-    ``points`` the trigonometric polynomial through the samples after
-    mirror padding by ``pad`` samples on each side (so that the periodic
-    interpolant does not join the two ends of the image; default
-    ``max(4, n // 4)``). The padded length is made odd, for which the
-    periodic interpolation kernel is the Dirichlet kernel
-    ``sin(pi u) / (N sin(pi u / N))`` (``u`` in samples).
+    ``points`` the trigonometric polynomial through the even extension
+    ``f_0 .. f_{n-1}, f_{n-2} .. f_1`` (period ``2 (n - 1)``, as the DCT-I),
+    which is continuous where the period wraps, so the image's two ends are
+    not joined by a jump. Kernel for the even period ``N``:
+    ``sin(pi u) / (N tan(pi u / N))`` (``u`` in samples), the Nyquist term
+    split evenly.
 
     Examples
     --------
     >>> w = trig_interpolation_matrix(4, 0.0, 1.0, [0.0, 1.0, 2.0, 3.0])
     >>> bool(np.allclose(w, np.eye(4)))
     True
+    >>> x = np.arange(16) * 0.5
+    >>> f = np.exp(-((x - 3.7) ** 2) / 2)
+    >>> w = trig_interpolation_matrix(16, 0.0, 0.5, [3.2, 3.45])
+    >>> bool(np.abs(w @ f - np.exp(-((np.array([3.2, 3.45]) - 3.7) ** 2) / 2)).max() < 1e-4)
+    True
     """
     if n < 1:
         raise InputError("cannot interpolate an empty axis")
-    pad = max(4, n // 4) if pad is None else int(pad)
-    pad = min(pad, n - 1) if n > 1 else 0
-    length = n + 2 * pad
-    extra = 1 if length % 2 == 0 else 0  # odd length: the Dirichlet kernel below
-    length += extra
-    # padded index -> original index (mirror without repeating the edge sample)
-    idx = np.arange(length) - pad
-    period = 2 * (n - 1) if n > 1 else 1
-    src = np.mod(idx, period)
-    src = np.where(src >= n, period - src, src)
-    u = (np.asarray(points, dtype=np.float64)[:, None] - start) / step - idx[None, :]
+    points = np.asarray(points, dtype=np.float64)
+    if n == 1:
+        return np.ones((points.size, 1))
+    length = 2 * (n - 1)
+    idx = np.arange(length)
+    src = np.where(idx < n, idx, length - idx)
+    u = (points[:, None] - start) / step - idx[None, :]
+    wrapped = np.mod(u + length / 2, length) - length / 2  # u modulo the period, in [-N/2, N/2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        kern = np.sin(np.pi * u) / (length * np.sin(np.pi * u / length))
-    kern = np.where(np.isclose(np.mod(u + length / 2, length) - length / 2, 0.0, atol=1e-12), 1.0, kern)
-    out = np.zeros((kern.shape[0], n))
+        kern = np.sin(np.pi * wrapped) / (length * np.tan(np.pi * wrapped / length))
+    kern = np.where(np.isclose(wrapped, 0.0, atol=1e-12), 1.0, kern)
+    out = np.zeros((points.size, n))
     np.add.at(out.T, src, kern.T)
     return out
 

@@ -12,8 +12,8 @@ each camera pixel), ``W_k`` large learned convolutions (the data filter),
 ``K_k`` small learned convolutions (the ``I - M/L`` step) and ``t_k >= 0``
 learned thresholds (non-negative soft thresholding). The output is the
 emitters' variance on the fine grid, relative to the input's max and
-multiplied by ``target_scale(optics)`` (which puts isolated emitters near 1,
-the input's scale); ``lsparcom`` undoes both factors.
+multiplied by ``target_scale(optics)`` (which puts isolated emitters at a
+few units, near the input's scale); ``lsparcom`` undoes both factors.
 
 Weights are trained for one pair (q, PSF width in camera pixels), as the
 published network (x4, one PSF); ``lsparcom`` refuses other optics and says
@@ -23,6 +23,7 @@ by ``scripts/train_lsparcom.sh``.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from importlib import resources
@@ -37,10 +38,11 @@ from ...errors import InputError
 from ...io.atomic import atomic_path
 from ...io.hashing import file_sha256
 from ...io.training_files import read_checkpoint
-from .common import BaselineResult, check_calibration, check_optics, validate_stack
+from .common import BaselineResult, check_calibration, check_optics, real_number, validate_stack
 
 __all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "save_lsparcom", "load_lsparcom", "shipped_lsparcom_path",
-           "target_scale", "write_lsparcom_manifest", "check_trained_optics", "FORMAT", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
+           "target_scale", "write_lsparcom_manifest", "check_trained_optics", "FORMAT", "DEFAULT_THRESHOLD",
+           "SIGMA_TOLERANCE"]
 
 FORMAT = "pointillist-lsparcom/1"
 SHIPPED_NAME = "lsparcom.pt"
@@ -97,11 +99,13 @@ class LSPARCOMNet(nn.Module):
 
 
 def target_scale(optics) -> float:
-    """Camera variance of an isolated emitter of unit variance at the best-placed fine pixel.
+    """Total camera variance (summed over camera pixels) of one unit-variance emitter, at its best-placed fine pixel.
 
-    The network predicts each fine pixel's emitter variance times this
-    factor (relative to the input's max), which puts isolated emitters
-    near 1, the input's scale.
+    That is ``|Psi e_j|^2``, the emitter's squared camera image. The network
+    predicts each fine pixel's emitter variance times this factor (relative
+    to the input's max), which puts an isolated emitter's target at
+    ``|Psi e_j|^2 / max (Psi e_j)^2`` (about 4 for the shipped optics): of
+    order 1, the input's scale, rather than the ~60 of the raw ratio.
 
     Examples
     --------
@@ -211,12 +215,19 @@ def check_trained_optics(net: LSPARCOMNet, optics) -> None:
 
 
 def temporal_variance(data: np.ndarray, *, chunk: int = 256) -> np.ndarray:
-    """Per-pixel temporal variance (``T - 1`` normalisation), accumulated in chunks around a pilot mean."""
-    pilot = data[: min(chunk, len(data))].mean(axis=0)
+    """Per-pixel temporal variance (``T - 1`` normalisation), accumulated in chunks around a pilot mean.
+
+    Examples
+    --------
+    >>> data = np.random.default_rng(0).normal(size=(50, 4, 5))
+    >>> bool(np.allclose(temporal_variance(data, chunk=7), data.var(axis=0, ddof=1)))
+    True
+    """
+    pilot = data[: min(chunk, len(data))].mean(axis=0, dtype=np.float64)
     s1 = np.zeros(data.shape[1:])
     s2 = np.zeros(data.shape[1:])
     for start in range(0, len(data), chunk):
-        d = data[start : start + chunk] - pilot
+        d = np.asarray(data[start : start + chunk], dtype=np.float64) - pilot
         s1 += d.sum(axis=0)
         s2 += (d * d).sum(axis=0)
     t = len(data)
@@ -256,16 +267,20 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     t0 = time.perf_counter()
     optics = check_optics(optics)
     check_calibration(offset, gain)
-    if not 0 <= threshold < 1:
-        raise InputError(f"threshold must be in [0, 1), got {threshold}")
-    data = (validate_stack(stack, "LSPARCOM") - offset) / gain
+    threshold = real_number("threshold", threshold, low=0, high=1)
+    data = validate_stack(stack, "LSPARCOM")  # the offset cancels in the variance
     dev = resolve_device(device)
-    net = weights.to(dev) if isinstance(weights, LSPARCOMNet) else load_lsparcom(weights, device=dev)
+    if isinstance(weights, LSPARCOMNet):
+        net = copy.deepcopy(weights).to(dev).eval()  # the caller's network stays where it is, in its mode
+    elif weights is None or isinstance(weights, (str, Path)):
+        net = load_lsparcom(weights, device=dev)
+    else:
+        raise InputError(f"weights must be a checkpoint path or an LSPARCOMNet, got {type(weights).__name__}")
     if not hasattr(net, "trained_optics") or not hasattr(net, "target_scale"):
         raise InputError("an LSPARCOMNet passed as weights needs .trained_optics and .target_scale "
                          "(load it with load_lsparcom)")
     check_trained_optics(net, optics)
-    u, scale = variance_input(temporal_variance(data), optics.upsample)
+    u, scale = variance_input(temporal_variance(data) / gain**2, optics.upsample)
     with torch.no_grad():
         out = net(torch.as_tensor(u, dtype=torch.float32, device=dev)[None, None])[0, 0].double().cpu().numpy()
     image = out * (scale / net.target_scale)

@@ -140,7 +140,7 @@ def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
             raise InputError("balanced SOFI combines the orders 2, 3 and 4: leave order at its default or pass 4")
         order, mode = 4, "ac"
     elif mode == "xc" and order != 2:
-        raise InputError(f"mode 'xc' (virtual pixels) is implemented for order 2 only; use mode='ac' for order {order}")
+        raise InputError(f"mode 'xc' (virtual pixels) is implemented for order 2 only; use mode='ac' (--cumulant ac) for order {order}")
     if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
         raise InputError(f"lag must be a non-negative integer number of frames, got {lag!r}")
     lag = int(lag)
@@ -151,7 +151,7 @@ def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
     check_calibration(offset, gain)
     if (mode == "xc" or balanced) and not optics.is_gaussian:
         raise InputError("SOFI mode 'xc' and balanced SOFI need a Gaussian PSF width (psf_fwhm_nm); "
-                         "with a measured PSF image use mode='ac'")
+                         "with a measured PSF image use mode='ac' (--cumulant ac)")
     return int(order), mode, lag
 
 
@@ -166,7 +166,7 @@ def _accumulate(arr, terms, gain, dev, progress):
     n_frames, h, w = arr.shape
     span = max(r for r, _ in terms.values())
     step = max(1, _CHUNK_VALUES // (h * w))
-    mean = torch.as_tensor(arr.mean(axis=0), device=dev)
+    mean = torch.as_tensor(arr.mean(axis=0, dtype=np.float64), device=dev)
     sums = {key: torch.zeros((), dtype=torch.float64, device=dev) for key in terms}
     starts = range(0, n_frames - min(r for r, _ in terms.values()), step)
     if progress:
@@ -175,7 +175,7 @@ def _accumulate(arr, terms, gain, dev, progress):
         starts = tqdm(starts, desc="SOFI", unit="chunk", disable=None, leave=False)
     for s in starts:
         stop = min(n_frames, s + step + span)
-        frames = (torch.as_tensor(np.ascontiguousarray(arr[s:stop]), device=dev) - mean) / gain
+        frames = (torch.as_tensor(np.asarray(arr[s:stop], dtype=np.float64), device=dev) - mean) / gain
         for key, (r, fn) in terms.items():
             n = min(s + step, n_frames - r) - s
             if n > 0:

@@ -21,7 +21,7 @@ import torch
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, check_calibration, check_optics, validate_stack
+from .common import BaselineResult, calibrated, check_calibration, check_optics, real_number, validate_stack
 
 __all__ = ["sparcom", "DEFAULT_LAMBDA_RATIO", "DEFAULT_THRESHOLD", "DEFAULT_MAX_ITER"]
 
@@ -34,17 +34,18 @@ DEFAULT_MAX_ITER = 400
 
 
 class _Padded:
-    """Frames padded by ``pad`` constant pixels: zero variance, so the periodic model's two ends do not meet."""
+    """Calibrated frames padded by ``pad`` constant pixels (zero variance, so the periodic model's two ends do
+    not meet), read chunk by chunk from the stack as the covariance statistics ask for them."""
 
-    def __init__(self, data: np.ndarray, pad: int):
-        self.data, self.pad = data, pad
+    def __init__(self, data: np.ndarray, pad: int, offset: float, gain: float):
+        self.data, self.pad, self.offset, self.gain = data, pad, offset, gain
         t, h, w = data.shape
         self.shape = (t, h + 2 * pad, w + 2 * pad)
         self.ndim = 3
 
     def __getitem__(self, frames):
         p = self.pad
-        return np.pad(self.data[frames], ((0, 0), (p, p), (p, p)))
+        return np.pad(calibrated(self.data[frames], self.offset, self.gain), ((0, 0), (p, p), (p, p)))
 
 
 def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: float = DEFAULT_THRESHOLD,
@@ -100,20 +101,19 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     if not optics.is_gaussian:
         raise InputError("SPARCOM needs a Gaussian PSF (--psf-fwhm): its Fourier model uses the Gaussian's spectrum")
     check_calibration(offset, gain)
-    ratio = DEFAULT_LAMBDA_RATIO if lambda_ratio is None else float(lambda_ratio)
-    if not 0 < ratio < 1:
-        raise InputError(f"lambda_ratio must be in (0, 1), got {lambda_ratio}")
-    if not 0 <= threshold < 1:
-        raise InputError(f"threshold must be in [0, 1), got {threshold}")
-    if int(max_iter) < 1:
-        raise InputError(f"max_iter must be a positive integer, got {max_iter}")
-    data = (validate_stack(stack, "SPARCOM") - offset) / gain
+    ratio = DEFAULT_LAMBDA_RATIO if lambda_ratio is None else real_number("lambda_ratio", lambda_ratio, low=0,
+                                                                          high=1, include_low=False)
+    threshold = real_number("threshold", threshold, low=0, high=1)
+    tol = real_number("tol", tol, low=0, high=1, include_low=False)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    data = validate_stack(stack, "SPARCOM")
     q = optics.upsample
+    if pad is not None and (isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0):
+        raise InputError(f"pad must be a non-negative integer, got {pad!r}")
     pad = max(2, int(math.ceil(3 * optics.sigma_px))) if pad is None else int(pad)
-    if pad < 0:
-        raise InputError(f"pad must be non-negative, got {pad}")
     dev = resolve_device(device)
-    view = _Padded(data, pad)
+    view = _Padded(data, pad, offset, gain)
     psi = fourier_imaging_operator(optics, view.shape[1:])
     stats = covariance_statistics(view, psi, device=dev)
     op = CirculantCovarianceOperator(psi)

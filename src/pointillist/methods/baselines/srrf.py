@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, check_optics, validate_stack
+from .common import BaselineResult, calibrated, check_optics, validate_stack
 
 __all__ = ["srrf", "catmull_rom_matrix"]
 
@@ -73,12 +73,11 @@ def _samples(variant: str, radius: float, axes: int):
     # eSRRF (NanoPyx): radius is the FWHM of the distance weighting in camera px, weight
     # (d exp(-d^2 / 2 s^2))^4, neighbours up to 2 s + 1. NanoPyx sums over a half-pixel grid;
     # we integrate the same weighting in polar form (midpoint rule over [0.4 s, 2 s], where
-    # 98 % of the weight lies; r is the area element), with the rings' angles staggered.
+    # 98 % of the weight lies; r is the area element, and all rings lie within NanoPyx's
+    # 2 s + 1 reach), with the rings' angles staggered.
     sigma = radius / 2.355
     dx, dy, wts = [], [], []
     for k, r in enumerate(sigma * np.array([0.6, 1.0, 1.4, 1.8])):
-        if r > 2.0 * sigma + 1.0:
-            continue
         th = theta + (k % 2) * np.pi / n
         dx.append(r * np.cos(th))
         dy.append(r * np.sin(th))
@@ -116,7 +115,7 @@ def _number(name, value, what, *, positive=True):
     return float(value)
 
 
-def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk):
+def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk, intensity_weighting):
     if variant not in VARIANTS:
         raise InputError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
     if temporal not in TEMPORAL:
@@ -126,6 +125,8 @@ def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, ga
     _number("sensitivity", sensitivity, " (1 = no sharpening)")
     _number("gain", gain, " of ADU per photon")
     _number("offset", offset, " of ADU", positive=False)
+    if not isinstance(intensity_weighting, (bool, np.bool_)):
+        raise InputError(f"intensity_weighting must be True or False, got {intensity_weighting!r}")
     for name, value, least in (("axes", axes, 2), ("chunk", chunk, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise InputError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -223,15 +224,15 @@ def srrf(
             f"magnification {magnification!r} differs from optics.upsample = {q}: the SRRF image must lie on the "
             "fine grid, so set the upsample factor of the optics instead (or leave magnification out)"
         )
-    radius, axes, chunk = _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk)
+    radius, axes, chunk = _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk,
+                                         intensity_weighting)
     arr = validate_stack(stack, "SRRF")
     n_frames, h, w = arr.shape
     if temporal == "tac2" and n_frames < 3:
         raise InputError(f"temporal='tac2' needs at least 3 frames, the stack has {n_frames}")
     dev = resolve_device(device)
-    data = (arr - offset) / gain
     # radiality is scale-free; working at unit scale keeps float32 and _TINY well conditioned
-    scale = float(np.abs(data).max()) or 1.0
+    scale = max(abs(float(arr.max()) - offset), abs(float(arr.min()) - offset)) / gain or 1.0
 
     def tensor(a):
         return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)
@@ -256,7 +257,7 @@ def srrf(
     first = last = None
     starts = range(0, n_frames, chunk)
     for t0 in tqdm(starts, desc=variant.upper(), disable=None if progress else True, leave=False):
-        frames = tensor(data[t0 : t0 + chunk] / scale)
+        frames = tensor(calibrated(arr[t0 : t0 + chunk], offset, gain) / scale)
         b = frames.shape[0]
         grads = torch.cat([frames[:, :, right] - frames[:, :, left], frames[:, down, :] - frames[:, up, :]])
         rad = torch.zeros((q * h, b, q * w), dtype=torch.float32, device=dev)
