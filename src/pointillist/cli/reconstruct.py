@@ -84,7 +84,8 @@ def register(sub) -> None:
     srrf.add_argument("--variant", choices=("srrf", "esrrf"), default="srrf",
                       help="radiality on a ring (srrf, default) or the eSRRF-like weighted neighbourhood")
     srrf.add_argument("--ring-radius", type=float, default=None, metavar="PX",
-                      help="ring radius in camera pixels (default 0.5; esrrf: radius in FWHM units, default 1.5)")
+                      help="ring radius in camera pixels (default 0.5; esrrf: the FWHM of the distance weighting in "
+                      "camera pixels, default 1.5)")
     srrf.add_argument("--axes", type=int, default=6, help="ring axes: 2 x axes points (default 6)")
     srrf.add_argument("--temporal", choices=("avg", "var", "tac2"), default="avg",
                       help="temporal analysis of the radiality (default avg)")
