@@ -36,8 +36,8 @@ def register(sub) -> None:
     d.add_argument("--background", type=float, nargs=2, default=(0.0, 30.0), metavar=("LOW", "HIGH"),
                    help="background photons per pixel, uniform per frame (default 0 30)")
     d.add_argument("--snr", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
-                   help="SNR in dB, uniform per frame (default 10 20: mean 15 dB as the paper); lsparcom: per simulated stack, "
-                   "variance definition (default 8 25)")
+                   help="SNR in dB, uniform per frame (default 10 20: mean 15 dB as the paper); lsparcom: per "
+                   "simulated stack, variance definition (default 8 25)")
     t = parser.add_argument_group("optimisation")
     t.add_argument("--epochs", type=int, default=None,
                    help="epochs (default 100; 200 for gs-denoiser, 50 for lsparcom)")
@@ -141,7 +141,8 @@ def _run_lsparcom(args: argparse.Namespace) -> int:
     config = LsparcomTrainingConfig(
         pixel_size_nm=args.pixel_size, psf_fwhm_nm=args.psf_fwhm, upsample=args.upsample,
         n_train=_given(args.images, d.n_train), n_val=_given(args.val_images, d.n_val),
-        image_size=_given(args.image_size, d.image_size), snr_db=tuple(_given(args.snr, d.snr_db)), epochs=_given(args.epochs, d.epochs),
+        image_size=_given(args.image_size, d.image_size), snr_db=tuple(_given(args.snr, d.snr_db)),
+        epochs=_given(args.epochs, d.epochs),
         batch_size=_given(args.batch_size, d.batch_size), lr=_given(args.lr, d.lr),
         l1_weight=d.l1_weight if args.l1_weight is None else args.l1_weight, seed=args.seed)
     train_lsparcom(config, args.output, device=args.device, resume=args.resume, overwrite=args.overwrite,

@@ -202,7 +202,7 @@ def write_lsparcom_manifest(folder, *, note: str = "") -> Path:
 
 
 def check_trained_optics(net: LSPARCOMNet, optics) -> None:
-    """Refuse optics the weights were not trained for (other q, PSF sigma off by more than 15 %), saying how to train."""
+    """Refuse optics the weights were not trained for (other q, PSF sigma off by over 15 %), saying how to train."""
     trained = net.trained_optics
     q, sigma = int(trained["upsample"]), float(trained["sigma_px"])
     if optics.upsample != q or abs(optics.sigma_px / sigma - 1) > SIGMA_TOLERANCE:
@@ -285,7 +285,8 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
         out = net(torch.as_tensor(u, dtype=torch.float32, device=dev)[None, None])[0, 0].double().cpu().numpy()
     image = out * (scale / net.target_scale)
     support = image > threshold * image.max() if image.max() > 0 else np.zeros(image.shape, dtype=bool)
-    params = {"threshold": threshold, "weights": getattr(net, "path", None), "weights_sha256": getattr(net, "sha256", None),
+    params = {"threshold": threshold, "weights": getattr(net, "path", None),
+              "weights_sha256": getattr(net, "sha256", None),
               "trained_optics": net.trained_optics, "folds": net.folds, "offset": offset, "gain": gain,
               "device": str(dev), "optics": optics.as_dict(), "n_frames": int(data.shape[0])}
     return BaselineResult(image=image, method="lsparcom", optics=optics, seconds=time.perf_counter() - t0,

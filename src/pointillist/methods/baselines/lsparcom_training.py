@@ -71,7 +71,8 @@ class LsparcomTrainingConfig:
         if self.image_size < 8:
             raise InputError(f"training images must be at least 8 camera pixels wide, got {self.image_size}")
         if not self.lr > 0 or not self.data_lr_factor > 0 or self.l1_weight < 0 or not 0 <= self.fwhm_jitter < 0.5:
-            raise InputError("lr and data_lr_factor must be positive, l1_weight non-negative and fwhm_jitter in [0, 0.5)")
+            raise InputError("lr and data_lr_factor must be positive, l1_weight non-negative and fwhm_jitter "
+                             "in [0, 0.5)")
         Optics(pixel_size_nm=self.pixel_size_nm, psf_fwhm_nm=self.psf_fwhm_nm, upsample=self.upsample)
 
     @property

@@ -140,7 +140,8 @@ def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
             raise InputError("balanced SOFI combines the orders 2, 3 and 4: leave order at its default or pass 4")
         order, mode = 4, "ac"
     elif mode == "xc" and order != 2:
-        raise InputError(f"mode 'xc' (virtual pixels) is implemented for order 2 only; use mode='ac' (--cumulant ac) for order {order}")
+        raise InputError(f"mode 'xc' (virtual pixels) is implemented for order 2 only; use mode='ac' "
+                         f"(--cumulant ac) for order {order}")
     if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
         raise InputError(f"lag must be a non-negative integer number of frames, got {lag!r}")
     lag = int(lag)
