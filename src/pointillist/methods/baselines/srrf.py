@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, calibrated, check_optics, validate_stack
+from .common import BaselineResult, calibrated, check_calibration, check_optics, validate_stack
 
 __all__ = ["srrf", "catmull_rom_matrix"]
 
@@ -108,10 +108,10 @@ def _rows(a, taps, out=None, tmp=None):
     return out
 
 
-def _number(name, value, what, *, positive=True):
+def _positive(name, value, what):
     ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-    if not (ok and (value > 0 or not positive)):
-        raise InputError(f"{name} must be a {'positive' if positive else 'finite'} number{what}, got {value!r}")
+    if not (ok and value > 0):
+        raise InputError(f"{name} must be a positive number{what}, got {value!r}")
     return float(value)
 
 
@@ -121,10 +121,9 @@ def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, ga
     if temporal not in TEMPORAL:
         raise InputError(f"temporal must be one of {', '.join(TEMPORAL)}; got {temporal!r}")
     radius = _DEFAULT_RADIUS[variant] if ring_radius is None else ring_radius
-    _number("ring_radius", radius, " of camera pixels")
-    _number("sensitivity", sensitivity, " (1 = no sharpening)")
-    _number("gain", gain, " of ADU per photon")
-    _number("offset", offset, " of ADU", positive=False)
+    _positive("ring_radius", radius, " of camera pixels")
+    _positive("sensitivity", sensitivity, " (1 = no sharpening)")
+    check_calibration(offset, gain)
     if not isinstance(intensity_weighting, (bool, np.bool_)):
         raise InputError(f"intensity_weighting must be True or False, got {intensity_weighting!r}")
     for name, value, least in (("axes", axes, 2), ("chunk", chunk, 1)):
