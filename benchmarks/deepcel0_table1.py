@@ -46,13 +46,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _docs import ROOT, replace_section  # noqa: E402
+from cel0_lambda import select_cel0_lambda  # noqa: E402
 
 from pointillist import Optics  # noqa: E402
-from pointillist.io import Localizations, read_localizations  # noqa: E402
-from pointillist.methods.smlm.cel0 import CEL0Options, cel0_frames, select_cel0_lambda, spike_localizations  # noqa: E402
+from pointillist.io import read_localizations  # noqa: E402
+from pointillist.localizations import Localizations  # noqa: E402
+from pointillist.methods.smlm.cel0 import CEL0Options, cel0_frames, spike_localizations  # noqa: E402
 from pointillist.methods.smlm.inference import predict_frames  # noqa: E402
 from pointillist.io import file_sha256  # noqa: E402
-from pointillist.methods.smlm.weights import load_model, shipped_weights  # noqa: E402
+from pointillist.io.weights import shipped_weights_path  # noqa: E402
+from pointillist.methods.smlm.network import load_model, spike_scale  # noqa: E402
 from pointillist.metrics import match_localizations, specificity  # noqa: E402
 from pointillist.simulate import simulate_smlm  # noqa: E402
 from pointillist.simulate.camera import add_noise_at_snr  # noqa: E402
@@ -164,14 +167,14 @@ def table1(args) -> tuple[str, dict]:
         methods = ["cel0-best", *([] if name == "4b" else ["cel0-4b"]), *NETWORKS]
         for method in [m for m in methods if m.split("-")[0] in args.methods or m in args.methods]:
             # network results are tied to the weights they came from
-            tag = "" if method.startswith("cel0") else "_" + file_sha256(shipped_weights(method))[:10]
+            tag = "" if method.startswith("cel0") else "_" + file_sha256(shipped_weights_path(method))[:10]
             file = cache / f"{name}_{method}{tag}.json"
             if file.exists():
                 results[(name, method)] = json.loads(file.read_text())
                 continue
             lam = lambdas["4b" if method == "cel0-4b" else name]["best"] if method.startswith("cel0") else None
             images, seconds = run_method(method, stack, optics, lam, args.device)
-            spike = 1.0 if method.startswith("cel0") else load_model(method=method).spike_scale
+            spike = 1.0 if method.startswith("cel0") else spike_scale(load_model(method=method).record)
             thr_max = 0.0 if method.startswith("cel0") else 0.1 * spike
             res = {"seconds": seconds, "frames": n_frames, "lambda": lam,
                    "maxima": score(images, truth, fine, "maxima", thr_max),
@@ -262,7 +265,7 @@ def resolution_tests(args) -> str:
             profile = img[lo:hi, col]
             axes[i, -1].plot((np.arange(lo, hi) + 0.5) * fine, profile / max(profile.max(), 1e-12), label=method)
             locs = spike_localizations(img, pixel_size_nm=fine, threshold=0.0 if method == "cel0" else
-                                       0.1 * models[method].spike_scale)
+                                       0.1 * spike_scale(models[method].record))
             near = np.hypot(locs.x_nm - xy[:, 0].mean(), locs.y_nm - xy[:, 1].mean()) < 300
             cells.append(f"{int(near.sum())} found (of {len(xy)})")
         for x, y in xy:
@@ -282,12 +285,14 @@ def training_summary() -> str:
     from importlib import resources
 
     manifest = json.loads((Path(str(resources.files("pointillist"))) / "weights" / "manifest.json").read_text())
-    lines = [f"Manifest note: {manifest['note']}", "",
+    entries = [e for e in manifest["weights"] if e["method"] in LABELS]
+    lines = [f"Manifest note: {entries[0]['note']}", "",
              "| network | epochs | best epoch | best validation loss | training patches | seconds | device | MB |",
              "|---|---|---|---|---|---|---|---|"]
-    for e in manifest["networks"]:
-        lines.append(f"| {LABELS[e['method']]} | {e['epochs_run']} | {e['best_epoch']} | {e['best_val_loss']:.4g} | "
-                     f"{e['n_train']} | {e['training_seconds']:.0f} | {e['device']} | {e['bytes'] / 1e6:.1f} |")
+    for e in entries:
+        lines.append(f"| {LABELS[e['method']]} | {e['epochs']} | {e['best_epoch']} | {e['best_val_loss']:.4g} | "
+                     f"{e['data']['n_train']} | {e['training']['seconds']:.0f} | {e['training']['device']} | "
+                     f"{e['bytes'] / 1e6:.1f} |")
     return "\n".join(lines)
 
 

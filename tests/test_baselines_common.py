@@ -1,12 +1,11 @@
-"""Shared pieces of the baselines: stack validation (memory-mapped stacks), calibration, resampling."""
+"""Shared pieces of the baselines: memory-mapped stacks, option checks, resampling."""
 
 import numpy as np
 import pytest
 
 from pointillist.errors import InputError
 from pointillist.methods.baselines import lsparcom, sofi, sparcom, srrf
-from pointillist.methods.baselines.common import (calibrated, check_calibration, real_number,
-                                                  trig_interpolation_matrix, to_fine_grid, validate_stack)
+from pointillist.methods.baselines.common import real_number, trig_interpolation_matrix, to_fine_grid
 from pointillist.optics import Optics
 from pointillist.simulate import simulate_fluctuation
 
@@ -23,11 +22,6 @@ def memmapped(tmp_path_factory):
     return np.memmap(path, dtype=np.uint16, mode="r", shape=sim.stack.shape)
 
 
-def test_validate_stack_keeps_a_memmap_on_disk(memmapped):
-    out = validate_stack(memmapped, "SOFI", chunk=7)
-    assert out.dtype == np.uint16 and np.shares_memory(out, memmapped)  # a view of the mapped file, no copy
-
-
 @pytest.mark.parametrize("method", [sofi, srrf, sparcom, lsparcom])
 def test_a_memmapped_uint16_stack_gives_the_in_memory_result(memmapped, method):
     on_disk = method(memmapped, optics=OPTICS, offset=100, gain=2.0).image
@@ -35,24 +29,23 @@ def test_a_memmapped_uint16_stack_gives_the_in_memory_result(memmapped, method):
     np.testing.assert_allclose(on_disk, in_memory, rtol=1e-6, atol=1e-9 * np.abs(in_memory).max())
 
 
-def test_calibration_and_number_checks():
-    assert calibrated(np.array([[[102.0]]]), 100, 2.0).item() == 1.0
-    for offset, gain in ((100, True), (True, 1.0), (np.nan, 1.0), (0, -1.0), ("1", 1.0)):
-        with pytest.raises(InputError, match="offset|gain"):
-            check_calibration(offset, gain)
+def test_number_checks():
     assert real_number("x", np.float32(0.25), low=0, high=1) == 0.25
     for value in (None, "0.1", True, 1.0, -0.1, np.inf):
         with pytest.raises(InputError, match="x must be a number in"):
             real_number("x", value, low=0, high=1)
 
 
-def test_stack_problems_are_named():
+@pytest.mark.parametrize("method", [sofi, srrf, lsparcom])
+def test_stack_problems_are_named(method):
     with pytest.raises(InputError, match="NaN"):
-        validate_stack(np.full((3, 8, 8), np.nan), "SOFI")
+        method(np.full((3, 8, 8), np.nan), optics=OPTICS)
     with pytest.raises(InputError, match="constant in time"):
-        validate_stack(np.ones((100, 8, 8)), "SOFI", chunk=16)
+        method(np.ones((100, 8, 8)), optics=OPTICS)
+    with pytest.raises(InputError, match="at least 2 frames"):
+        method(np.ones((8, 8)), optics=OPTICS)
     with pytest.raises(InputError, match="frames, rows, columns"):
-        validate_stack(np.ones((8, 8)), "SOFI")
+        method(np.ones((2, 2, 8, 8)), optics=OPTICS)
 
 
 def test_band_limited_resampling_is_accurate_to_the_edges():

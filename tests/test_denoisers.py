@@ -8,8 +8,9 @@ import torch
 
 from pointillist import InputError
 from pointillist.denoisers import DRUNetLight, GradientStepDenoiser, hessian_spectral_norm, load_denoiser
-from pointillist.denoisers.weights import save_denoiser, shipped_denoiser_path
+from pointillist.denoisers.gradient_step import ARCHITECTURE
 from pointillist.io import file_sha256
+from pointillist.io.weights import Architecture, WeightsRecord, save_weights, shipped_weights_path
 from pointillist.methods.pnp.training import DenoiserTrainingConfig, train_denoiser
 from pointillist.methods.pnp.training_data import (
     PATTERNS,
@@ -131,32 +132,35 @@ def test_hessian_norm_by_power_iteration_matches_the_dense_hessian():
 
 def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     den = _tiny(dtype=torch.float32)
-    path = save_denoiser(den, tmp_path / "d.pt", training={"method": "gs-denoiser"})
+    record = WeightsRecord("gs-denoiser", Architecture(ARCHITECTURE, {"channels": [3, 4], "blocks": 1}), None,
+                           {}, {"n_train": 1}, 1, 1, 0.5)
+    path = save_weights(tmp_path / "d.pt", den.state_dict(), record)
     back = load_denoiser(path)
     x = torch.rand(1, 1, 8, 8)
-    torch.testing.assert_close(back(x, 0.1).denoised, den(x, 0.1).denoised)
-    assert back.training_summary["method"] == "gs-denoiser" and back.path == str(path)
+    torch.testing.assert_close(back.net(x, 0.1).denoised, den(x, 0.1).denoised, rtol=0, atol=0)
+    assert back.record.method == "gs-denoiser" and back.record.path == str(path)
     with pytest.raises(InputError, match="exist"):
-        save_denoiser(den, path)
+        save_weights(path, den.state_dict(), record)
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="cannot read"):
         load_denoiser(bad)
     torch.save({"format": "other"}, tmp_path / "other.pt")
-    with pytest.raises(InputError, match="not a pointillist gradient-step denoiser"):
+    with pytest.raises(InputError, match="not a pointillist weights file"):
         load_denoiser(tmp_path / "other.pt")
     with pytest.raises(InputError, match="not found"):
         load_denoiser(tmp_path / "missing.pt")
 
 
 def test_shipped_denoiser_loads_offline_matches_its_manifest_and_was_checked():
-    path = shipped_denoiser_path()
-    manifest = json.loads((path.parent / "gs-denoiser.manifest.json").read_text())["denoiser"]
+    path = shipped_weights_path("gs-denoiser")
+    manifest = {e["file"]: e for e in json.loads((path.parent / "manifest.json").read_text())["weights"]}[path.name]
     assert manifest["sha256"] == file_sha256(path)
     assert path.stat().st_size < 8e6
-    den = load_denoiser()
-    assert den.training_summary["prox_finetuned"] == manifest["prox_finetuned"]
-    assert set(manifest["hessian_norm_validation"]) == {"5", "10", "20"}
+    loaded = load_denoiser()
+    den = loaded.net
+    assert loaded.record.extra["prox_finetuned"] is manifest["extra"]["prox_finetuned"] is True
+    assert set(manifest["validation"]["hessian_norm_validation"]) == {"5", "10", "20"}
     # a trained denoiser removes noise from a held-out variance image
     clean = torch.as_tensor(variance_image(VarianceImageSettings(size=64), rng=12345))[None, None]
     noisy = clean + (20 / 255) * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
@@ -199,22 +203,24 @@ def test_training_is_seeded_writes_its_files_and_resumes(tmp_path):
     quiet = dict(progress=False, echo=lambda line: None)
     a = train_denoiser(_config(), tmp_path / "a.pt", **quiet)
     b = train_denoiser(_config(), tmp_path / "b.pt", **quiet)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.net.parameters(), b.net.parameters()):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     for suffix in (".pt", ".json", ".log", ".resume.pt"):
         assert (tmp_path / f"a{suffix}").exists()
     summary = json.loads((tmp_path / "a.json").read_text())
-    assert summary["epochs_run"] == 2 and summary["prox_finetuned"] is False
-    assert len(summary["history"]) == 2 and all(np.isfinite(h["val_loss"]) for h in summary["history"])
+    assert summary["epochs"] == 2 and summary["extra"]["prox_finetuned"] is False
+    history = summary["training"]["history"]
+    assert len(history) == 2 and all(np.isfinite(h["val_loss"]) for h in history)
     with pytest.raises(InputError, match="overwrite"):
         train_denoiser(_config(), tmp_path / "a.pt", **quiet)
     with pytest.raises(InputError, match="another configuration"):
         train_denoiser(_config(lr=2e-3), tmp_path / "a.pt", resume=True, **quiet)
     # the Prox stage runs after the GS epochs and is recorded
     c = train_denoiser(_config(epochs=1, prox_epochs=1), tmp_path / "c.pt", **quiet)
-    assert c.training_summary["prox_finetuned"] is True
-    assert c.training_summary["history"][-1]["stage"] == "prox"
-    assert c.training_summary["history"][-1]["hessian_norm_max"] > 0
+    assert c.record.extra["prox_finetuned"] is True
+    assert c.history[-1]["stage"] == "prox" and c.history[0]["stage"] == "gs"
+    assert c.history[-1]["hessian_norm_max"] > 0
+    assert set(c.record.validation["hessian_norm_validation"]) == {"5", "10", "20"}
 
 
 def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
@@ -230,7 +236,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
         train_denoiser(_config(), tmp_path / "r.pt", progress=False, echo=stop_after_first_epoch)
     resumed = train_denoiser(_config(), tmp_path / "r.pt", resume=True, progress=False, echo=lambda line: None)
     straight = train_denoiser(_config(), tmp_path / "s.pt", progress=False, echo=lambda line: None)
-    for pa, pb in zip(resumed.parameters(), straight.parameters()):
+    for pa, pb in zip(resumed.net.parameters(), straight.net.parameters()):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     assert "resuming after epoch 1" in (tmp_path / "r.log").read_text()
 
@@ -239,7 +245,7 @@ def test_training_lowers_the_denoising_error(tmp_path):
     cfg = _config(n_train=32, n_val=8, images=VarianceImageSettings(size=32), crop=32, epochs=6, batch_size=8,
                   lr=2e-3)
     den = train_denoiser(cfg, tmp_path / "d.pt", progress=False, echo=lambda line: None)
-    hist = den.training_summary["history"]
+    hist = den.history
     assert hist[-1]["val_loss"] < 0.7 * hist[0]["val_loss"]
 
 

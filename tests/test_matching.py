@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pointillist.errors import InputError
-from pointillist.io.localizations import Localizations
+from pointillist.localizations import Localizations
 from pointillist.metrics import MatchResult, match_localizations, match_points
 
 

@@ -94,3 +94,60 @@ def test_tv_prox_is_optimal(nonneg):
         assert float(x.min()) >= 0.0
     # and it really denoises: lower TV than the input
     assert tv.value(x) < tv.value(z if not nonneg else z.clamp_min(0))
+
+
+# CEL0's hard-threshold regime (step * a^2 >= 1): phi is concave on [0, sqrt(2 lam) / a] and equal to lam
+# beyond, so 1/2 (u - z)^2 + step * phi(u) is minimised at u = 0 or u = z, and z wins exactly when
+# z^2 / 2 > step * lam, i.e. |z| > sqrt(2 step lam) (SPEC 3.2). Inputs are placed densely on both sides of
+# that point (0.2 % to 10 % away), so a threshold moved by 1 % already leaves the prox off the minimiser
+# by step * lam * ((z/t)^2 - 1) >= 4e-3 * step * lam, far above the brute-force error.
+HARD_CASES = [  # (lam, step, a): step * a^2 = 1 exactly (both branches meet), 1.44, 4 and 25
+    (0.3, 0.25, 2.0),
+    (0.3, 0.36, 2.0),
+    (0.05, 1.0, 2.0),
+    (1.2, 0.04, 25.0),
+]
+
+
+def _cel0_phi(u, lam, a):
+    """phi(u) written from the SPEC formula, independently of the code (NumPy, elementwise)."""
+    root = math.sqrt(2 * lam)
+    u = np.abs(u)
+    return np.where(u <= root / a, lam - 0.5 * a**2 * (u - root / a) ** 2, lam)
+
+
+def _brute_force_min(obj, z):
+    """Minimiser and minimum of a 1-D objective: a dense grid (holding 0) over [-2|z|, 2|z|], then a finer one
+    around its best point (spacing |z| / 2000, then |z| / 400000)."""
+    span = 2 * abs(z)
+    grid = np.linspace(-span, span, 8001)
+    u0 = grid[int(np.argmin(obj(grid)))]
+    fine = np.concatenate([grid, np.linspace(u0 - span / 4000, u0 + span / 4000, 401)])
+    values = obj(fine)
+    k = int(np.argmin(values))
+    return fine[k], values[k]
+
+
+@pytest.mark.parametrize("nonneg", [True, False])
+@pytest.mark.parametrize("lam,step,a", HARD_CASES)
+def test_cel0_prox_hard_threshold_regime_against_brute_force(lam, step, a, nonneg):
+    assert step * a**2 >= 1
+    t = math.sqrt(2 * step * lam)  # the hard threshold
+    rel = np.concatenate([-np.geomspace(0.1, 0.002, 12), np.geomspace(0.002, 0.1, 12)])
+    mags = t * (1 + rel)
+    z = torch.tensor(np.concatenate([mags, -mags]), dtype=torch.float64)
+    penalty = CEL0(lam, norms=torch.full_like(z, a), nonneg=nonneg)
+    x = penalty.prox(z, step)
+    for zi, xi in zip(z.tolist(), x.tolist()):
+
+        def obj(u, zi=zi):
+            u = np.asarray(u, dtype=float)
+            value = 0.5 * (u - zi) ** 2 + step * _cel0_phi(u, lam, a)
+            return np.where(u < 0, np.inf, value) if nonneg else value
+
+        u_best, best = _brute_force_min(obj, zi)
+        assert obj(xi) <= best + 1e-12 * max(1.0, abs(best)), (zi / t, xi, u_best)
+        # the minimiser is unique here (z is never exactly on the threshold): 0 below, z above
+        expected = zi if abs(zi) > t and (zi > 0 or not nonneg) else 0.0
+        assert xi == pytest.approx(expected, abs=1e-12), (zi / t, xi)
+        assert abs(xi - u_best) <= abs(zi) / 2000

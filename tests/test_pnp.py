@@ -8,7 +8,7 @@ import torch
 
 from pointillist import InputError, Optics, pnp_colorme
 from pointillist.cli.main import main
-from pointillist.covariance import VarianceFit, covariance_statistics
+from pointillist.covariance import CovarianceFit, VarianceFit, covariance_statistics
 from pointillist.denoisers import load_denoiser
 from pointillist.metrics import support_jaccard
 from pointillist.operators import imaging_operator
@@ -24,7 +24,7 @@ Q4 = Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=4)
 
 @pytest.fixture(scope="module")
 def denoiser():
-    return load_denoiser()
+    return load_denoiser().net
 
 
 def _stats(optics, shape=(16, 16), frames=300, seed=0, snr_db=20.0, n_structures=2):
@@ -120,18 +120,38 @@ def test_pnp_support_q1_diagonal_recovers_the_structure_and_g_decreases(denoiser
     assert len(res.history.objective) == res.n_iter
     truth = sim.support.astype(bool)
     ji = support_jaccard(res.support, truth, tolerance_px=1.0).jaccard
-    assert ji > 50
+    assert ji > 88  # measured 95.8 (with a 1-pixel tolerance on the 100 nm grid this setting is easy)
     # the noise variance is estimated on the way (data units)
     assert res.noise_variance > 0
 
 
-def test_pnp_support_q4_full_covariance_runs_and_g_decreases(denoiser):
+def _g_never_rises(history, rel=1e-6):
+    """``G_{k+1} <= G_k`` up to ``rel`` of the terms that make up G (the network's potential is float32)."""
+    g = np.asarray(history.objective)
+    prior = np.asarray(history.aux["prior"])
+    return bool(np.all(np.diff(g) <= rel * (np.abs(g[:-1]) + np.abs(prior[:-1]))))
+
+
+# Measured on this stack (q = 4, one filament, 500 iterations): support Jaccard 66.7 % at 40 nm; the start of
+# the iteration (30 non-negative least-squares steps) thresholded like the PnP support (10 % of its maximum)
+# scores 23.2 %; G falls from 0.92 to 0.26 and every step lowers it (largest relative change -2.8e-4).
+def test_pnp_support_q4_full_covariance_beats_its_start_and_g_decreases(denoiser):
     sim, psi, stats = _stats(Q4, shape=(12, 12), frames=300, seed=4, n_structures=1)
     res = pnp_support(stats, psi, denoiser, covariance="full", mu=0.7, sigma=10,
                       options=SolverOptions(max_iter=500, tol=1e-4))
-    assert res.variance_map.shape == (48, 48) and res.objective_decreasing
-    ji = support_jaccard(res.support, sim.support.astype(bool), tolerance_px=40 / 25).jaccard
-    assert ji > 30
+    assert res.variance_map.shape == (48, 48) and res.support.shape == (48, 48)
+    g = np.asarray(res.history.objective)
+    assert _g_never_rises(res.history) and res.objective_decreasing
+    assert g[-1] < 0.5 * g[0]
+    truth = sim.support.astype(bool)
+    ji = support_jaccard(res.support, truth, tolerance_px=40 / 25).jaccard
+    assert ji > 58
+    # a trivial baseline: the start estimate, thresholded the same way
+    fit = CovarianceFit(CovarianceOperator(psi), stats)
+    start = fista(fit, L1(0.0), torch.zeros(psi.in_shape, dtype=torch.float64),
+                  options=SolverOptions(max_iter=30, tol=0.0, record_objective=False)).x.cpu().numpy()
+    baseline = support_jaccard(start > 0.1 * start.max(), truth, tolerance_px=40 / 25).jaccard
+    assert ji > baseline + 30
 
 
 def test_pnp_support_validates_its_parameters(denoiser):
@@ -167,6 +187,15 @@ def test_pnp_colorme_tiles_records_every_tile_and_nonneg_is_not_monitored():
     res = pnp_colorme(sim.stack, optics=Q1, offset=100, tile_size=24)
     assert len(res.tiles) > 1 and len(res.history["tiles"]) == len(res.tiles)
     assert all(t["objective_decreasing"] for t in res.tiles)
+    # tiled against untiled: measured pixel-exact IoU 0.845 between the supports, Jaccard to the truth 78.6 %
+    # tiled and 90.5 % untiled (1-pixel tolerance). The tiles probably differ through their own normalisation
+    # (r_0 peaks at 1 in every tile, so a dim tile is brightened before the denoiser sees it).
+    whole = pnp_colorme(sim.stack, optics=Q1, offset=100)
+    assert len(whole.tiles) == 1
+    assert (whole.support & res.support).sum() / (whole.support | res.support).sum() > 0.75
+    truth = sim.support.astype(bool)
+    assert support_jaccard(whole.support, truth, tolerance_px=1.0).jaccard > 82
+    assert support_jaccard(res.support, truth, tolerance_px=1.0).jaccard > 70
     summary = res.summary()
     assert len(summary["convergence"]) == len(res.tiles) and "intensity_mu" in summary and summary["denoiser_mu"] == 0.7
     assert "mu" not in summary
@@ -215,5 +244,5 @@ def test_cli_train_gs_denoiser(tmp_path, capsys):
     out = tmp_path / "den.pt"
     assert main(["train", "--method", "gs-denoiser", "-o", str(out), "--images", "4", "--val-images", "2",
                  "--image-size", "32", "--crop", "32", "--epochs", "1", "--batch-size", "2", "--quiet"]) == 0
-    assert load_denoiser(out).training_summary["n_train"] == 4
+    assert load_denoiser(out).record.data["n_train"] == 4
     assert "best validation loss" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pointillist.errors import InputError
-from pointillist.io.localizations import Localizations
+from pointillist.localizations import Localizations
 from pointillist.metrics import (
     binary_detections,
     jaccard,

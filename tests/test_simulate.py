@@ -1,8 +1,14 @@
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from pointillist.errors import InputError
+from pointillist.figures import save_simulation_preview
+from pointillist.io import read_localizations, read_stack, write_simulation
 from pointillist.operators import imaging_operator
 from pointillist.optics import Optics
 from pointillist.simulate import (
@@ -122,3 +128,45 @@ def test_camera_validation():
         simulate_smlm(optics=OPTICS, shape=(16, 16), n_frames=1, structure="stars", seed=0)
     with pytest.raises(InputError, match="seed"):
         simulate_smlm(optics=OPTICS, shape=(16, 16), n_frames=1, seed=-1)
+
+
+def test_simulator_detection_and_metrics_load_neither_io_nor_matplotlib():
+    code = (
+        "import sys\n"
+        "import pointillist.detection, pointillist.metrics\n"
+        "from pointillist import Optics\n"
+        "from pointillist.simulate import simulate_fluctuation, simulate_smlm\n"
+        "o = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=2)\n"
+        "simulate_smlm(optics=o, shape=(8, 8), n_frames=2, seed=0)\n"
+        "simulate_fluctuation(optics=o, shape=(8, 8), n_frames=3, seed=0)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'\n"
+        "             or m.startswith(('pointillist.io', 'pointillist.figures'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_written_smlm_simulation_reads_back_unchanged(tmp_path):
+    sim = simulate_smlm(optics=OPTICS, shape=(16, 16), n_frames=3, seed=2)
+    paths = write_simulation(sim, tmp_path / "sim")
+    assert [p.name for p in paths] == ["stack.tif", "ground_truth.csv", "meta.json"]
+    stack = read_stack(paths[0], mmap=False)
+    assert np.array_equal(stack.data, sim.stack) and stack.pixel_size_nm == pytest.approx(100.0)
+    gt = read_localizations(paths[1])
+    assert np.array_equal(gt.frame, sim.ground_truth.frame)
+    np.testing.assert_allclose(gt.xy_nm, sim.ground_truth.xy_nm, atol=1e-6)
+    assert json.loads(paths[2].read_text()) == sim.meta
+    with pytest.raises(InputError, match="exists"):
+        write_simulation(sim, tmp_path / "sim")
+    with pytest.raises(InputError, match="simulate_smlm or simulate_fluctuation"):
+        write_simulation(sim.stack, tmp_path / "other")
+
+
+def test_files_of_a_fluctuation_simulation(tmp_path):
+    sim = simulate_fluctuation(optics=OPTICS, shape=(8, 8), n_frames=5, n_structures=1, seed=3)
+    paths = write_simulation(sim, tmp_path / "b")
+    paths.append(save_simulation_preview(tmp_path / "b" / "preview.png", sim))
+    assert [p.name for p in paths] == [
+        "stack.tif", "support.tif", "mean_intensity.tif", "variance.tif", "meta.json", "preview.png"]
+    fine = read_stack(paths[1], mmap=False)
+    assert np.array_equal(fine.data[0], sim.support) and fine.pixel_size_nm == pytest.approx(25.0)

@@ -9,7 +9,7 @@ import torch
 
 from pointillist import InputError, Optics
 from pointillist.io import file_sha256
-from pointillist.io.atomic import to_json_text
+from pointillist.io.weights import check_weights_optics, manifest_entry, save_weights, shipped_weights_path
 from pointillist.methods.smlm.inference import predict_frames
 from pointillist.methods.smlm.losses import (
     blur,
@@ -19,18 +19,11 @@ from pointillist.methods.smlm.losses import (
     gaussian_kernel,
     heat_map,
 )
-from pointillist.methods.smlm.network import DeepSTORMNet
+from pointillist.methods.smlm.network import NETWORK_METHODS, DeepSTORMNet, load_model, spike_scale
 from pointillist.methods.smlm.preprocess import Normalization, pad_to_multiple, prepare_input, scale01
-from pointillist.methods.smlm.training import TrainingConfig, companion_paths, train_network
+from pointillist.methods.smlm.training import TrainingConfig, train_network
 from pointillist.methods.smlm.training_data import PatchSettings, simulate_patches
-from pointillist.methods.smlm.weights import (
-    NETWORK_METHODS,
-    check_optics,
-    load_model,
-    manifest_entry,
-    save_model,
-    shipped_weights,
-)
+from pointillist.training.files import companion_paths
 from pointillist.penalties import cel0_phi
 
 OPTICS = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
@@ -184,7 +177,7 @@ def test_training_writes_weights_config_log_and_resumes_to_the_same_result(tmp_p
     assert all(p.exists() for p in paths.values())
     saved = json.loads(paths["config"].read_text())
     assert saved["config"]["method"] == "deepcel0" and saved["config"]["loss"]["cel0_lambda"] == 100.0
-    assert saved["training"]["epochs_run"] == 2
+    assert saved["epochs"] == 2 and saved["best_epoch"] == straight.best_epoch
     assert "epoch   2" in paths["log"].read_text()
     assert len(straight.history) == 2 and straight.best_val_loss == min(h["val_loss"] for h in straight.history)
 
@@ -193,8 +186,8 @@ def test_training_writes_weights_config_log_and_resumes_to_the_same_result(tmp_p
     resumed = train_network(_tiny_config(epochs=2), tmp_path / "b" / "m.pt", resume=True, progress=False,
                             echo=lambda s: None)
     assert [h["val_loss"] for h in resumed.history] == pytest.approx([h["val_loss"] for h in straight.history])
-    for key, value in straight.model.net.state_dict().items():
-        assert torch.allclose(value, resumed.model.net.state_dict()[key]), key
+    for key, value in straight.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[key]), key
 
 
 def test_training_refuses_to_overwrite_and_to_resume_another_configuration(tmp_path):
@@ -208,24 +201,27 @@ def test_training_refuses_to_overwrite_and_to_resume_another_configuration(tmp_p
 
 def test_checkpoint_round_trip_and_optics_check(tmp_path):
     model = train_network(_tiny_config("deepstorm", epochs=1), tmp_path / "m.pt", progress=False,
-                          echo=lambda s: None).model
+                          echo=lambda s: None).trained
     loaded = load_model(tmp_path / "m.pt")
-    assert loaded.method == "deepstorm" and loaded.net.output == "linear" and loaded.spike_scale == 50.0
+    rec = loaded.record
+    assert rec.method == "deepstorm" and loaded.net.output == "linear" and spike_scale(rec) == 50.0
+    assert rec.sha256 == file_sha256(tmp_path / "m.pt") and rec.path == str(tmp_path / "m.pt")
+    assert not hasattr(loaded.net, "path") and not hasattr(loaded.net, "sha256")
     x = torch.randn(1, 1, 16, 16)
-    assert torch.allclose(model.net(x), loaded.net(x))
-    assert check_optics(loaded, OPTICS) == []
+    torch.testing.assert_close(model.net(x), loaded.net(x), rtol=1e-4, atol=1e-5)  # channels-last: rounding only
+    assert check_weights_optics(rec, OPTICS) == []
     other = Optics(pixel_size_nm=160, psf_fwhm_nm=258.21, upsample=4)
     with pytest.raises(InputError, match="pixel size 160 nm \\(trained for 100 nm\\).*--force"):
-        check_optics(loaded, other)
-    assert len(check_optics(loaded, other, force=True)) == 1
+        check_weights_optics(rec, other)
+    assert len(check_weights_optics(rec, other, force=True)) == 1
     with pytest.raises(InputError, match="not for 'deepcel0'"):
         load_model(tmp_path / "m.pt", method="deepcel0")
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="cannot read SMLM network"):
+    with pytest.raises(InputError, match="cannot read weights file"):
         load_model(tmp_path / "bad.pt")
-    save_model(loaded, tmp_path / "copy.pt")
+    save_weights(tmp_path / "copy.pt", loaded.net.state_dict(), rec)
     with pytest.raises(InputError, match="exists"):
-        save_model(loaded, tmp_path / "copy.pt")
+        save_weights(tmp_path / "copy.pt", loaded.net.state_dict(), rec)
 
 
 # --- shipped weights ----------------------------------------------------------------------------------
@@ -233,16 +229,16 @@ def test_checkpoint_round_trip_and_optics_check(tmp_path):
 
 @pytest.mark.parametrize("method", sorted(NETWORK_METHODS))
 def test_shipped_weights_load_offline_and_match_the_manifest(method):
-    path = shipped_weights(method)
+    path = shipped_weights_path(method)
     manifest = json.loads((path.parent / "manifest.json").read_text())
-    entry = {e["file"]: e for e in manifest["networks"]}[path.name]
+    entry = {e["file"]: e for e in manifest["weights"]}[path.name]
     assert entry["sha256"] == file_sha256(path)
-    assert entry == json.loads(to_json_text(manifest_entry(path)))
+    assert entry == json.loads(json.dumps(manifest_entry(path, note=entry["note"])))
     assert path.stat().st_size < 8_000_000
     model = load_model(method=method)
-    assert model.optics == {"pixel_size_nm": 100.0, "psf_fwhm_nm": 258.21, "upsample": 4}
+    assert model.record.optics.as_dict() == {"pixel_size_nm": 100.0, "psf_fwhm_nm": 258.21, "upsample": 4}
     assert model.net.output == NETWORK_METHODS[method]
-    assert entry["epochs_run"] >= 1 and entry["best_val_loss"] > 0
+    assert entry["epochs"] >= 1 and entry["best_val_loss"] > 0 and "epochs" in entry["note"]
 
 
 def test_prediction_handles_any_frame_size_and_is_batch_invariant():

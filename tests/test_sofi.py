@@ -200,8 +200,8 @@ def test_bad_stacks(stack):
         sofi(bad, optics=OPTICS)
     with pytest.raises(InputError, match="constant in time"):
         sofi(np.ones((10, 6, 6)), optics=OPTICS)
-    with pytest.raises(InputError, match="stack of frames"):
-        sofi(stack[0], optics=OPTICS)
+    with pytest.raises(InputError, match="at least 2 frames"):
+        sofi(stack[0], optics=OPTICS)  # one image is one frame
     with pytest.raises(InputError, match="optics must be"):
         sofi(stack, optics=None)
     measured = Optics(pixel_size_nm=100, psf_image=np.ones((5, 5)), upsample=2)

@@ -220,8 +220,10 @@ def test_bad_arguments_are_named(kwargs, message):
 
 def test_bad_stacks_and_optics_are_named():
     stack = _spots([(7.5, 7.5)], _telegraph(4, 1, seed=9))
-    with pytest.raises(InputError, match="needs a stack of frames"):
-        srrf(stack[0], optics=OPTICS4)
+    with pytest.raises(InputError, match="at least 2 frames"):
+        srrf(stack[0], optics=OPTICS4)  # one image is one frame
+    with pytest.raises(InputError, match="frames, rows, columns"):
+        srrf(stack[None], optics=OPTICS4)
     with pytest.raises(InputError, match="tac2' needs at least 3 frames"):
         srrf(stack[:2] + np.arange(2)[:, None, None], optics=OPTICS4, temporal="tac2")
     with pytest.raises(InputError, match="optics must be"):

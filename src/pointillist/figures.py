@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_panels", "save_curves", "save_convergence"]
+__all__ = ["save_panels", "save_curves", "save_convergence", "save_simulation_preview"]
 
 
 def _pyplot():
@@ -112,3 +112,51 @@ def save_convergence(path, runs, *, title="", overwrite=False, dpi=110) -> Path:
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path, overwrite=overwrite, dpi=dpi)
+
+
+def save_simulation_preview(path, sim, *, overwrite: bool = False) -> Path:
+    """The preview of a simulation: its mean frame beside its ground truth, written atomically as PNG.
+
+    For an SMLM simulation the ground truth is every activation of every
+    frame rendered on the fine grid; for a fluctuation simulation it is the
+    mean intensity of each fine pixel.
+
+    Parameters
+    ----------
+    path : str or path-like
+        PNG file to write (``preview.png`` in ``pointillist simulate``).
+    sim : SMLMSimulation or FluctuationSimulation
+        What :func:`pointillist.simulate.simulate_smlm` or
+        :func:`pointillist.simulate.simulate_fluctuation` returned.
+    overwrite : bool, default False
+        Whether an existing PNG may be replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG written.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from pointillist import Optics
+    >>> from pointillist.simulate import simulate_smlm
+    >>> sim = simulate_smlm(optics=Optics(pixel_size_nm=100, psf_fwhm_nm=258.21), shape=(8, 8), n_frames=2, seed=0)
+    >>> save_simulation_preview(os.path.join(tempfile.mkdtemp(), "preview.png"), sim).name
+    'preview.png'
+    """
+    from .errors import InputError
+    from .io import render_localizations
+    from .simulate import FluctuationSimulation, SMLMSimulation
+
+    optics = sim.optics
+    p, fine = optics.pixel_size_nm, optics.fine_pixel_nm
+    if isinstance(sim, SMLMSimulation):
+        shape = tuple(s * optics.upsample for s in sim.stack.shape[1:])
+        rendered = render_localizations(sim.ground_truth, shape=shape, pixel_size_nm=fine)
+        truth = ("ground truth (all frames)", rendered, fine)
+    elif isinstance(sim, FluctuationSimulation):
+        truth = ("ground truth mean intensity", sim.mean_intensity, fine)
+    else:
+        raise InputError(f"sim must be what simulate_smlm or simulate_fluctuation returned, got {type(sim).__name__}")
+    return save_panels(path, [("mean frame", sim.stack.mean(axis=0), p), truth], overwrite=overwrite)

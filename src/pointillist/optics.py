@@ -176,3 +176,23 @@ class Optics:
         if self.psf_image is not None:
             out["psf_image_shape"] = list(self.psf_image.shape)
         return out
+
+
+def require_optics(optics, *, gaussian_for: str | None = None) -> Optics:
+    """``optics`` itself when it is an :class:`Optics` (with a Gaussian PSF when ``gaussian_for`` names the
+    method that needs one), else an ``InputError`` saying what is wrong.
+
+    Examples
+    --------
+    >>> require_optics(Optics(pixel_size_nm=100, psf_fwhm_nm=258.21)).upsample
+    4
+    >>> require_optics("100 nm")
+    Traceback (most recent call last):
+    ...
+    pointillist.errors.InputError: optics must be a pointillist.optics.Optics, got str
+    """
+    if not isinstance(optics, Optics):
+        raise InputError(f"optics must be a pointillist.optics.Optics, got {type(optics).__name__}")
+    if gaussian_for is not None and not optics.is_gaussian:
+        raise InputError(f"{gaussian_for} needs a Gaussian PSF (--psf-fwhm); the optics use a measured PSF image")
+    return optics

@@ -1,4 +1,4 @@
-"""Pieces shared by the sub-commands: optics options, output folders, stack loading."""
+"""Pieces shared by the sub-commands: optics and camera options, the input acquisition, output folders."""
 
 from __future__ import annotations
 
@@ -67,6 +67,21 @@ def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics
                                       upsample=args.upsample, convention=args.fwhm_convention)
     fwhm = DEFAULT_FWHM_NM if args.psf_fwhm is None else args.psf_fwhm
     return Optics(pixel_size_nm=pixel, psf_fwhm_nm=fwhm, upsample=args.upsample)
+
+
+def open_input(args):
+    """The input stack of a processing command as an ``Acquisition`` (calibrated by ``--offset``/``--gain``)
+    and the ``Optics`` of the options, checked against the file's pixel size."""
+    from ..acquisition import Calibration, open_acquisition
+
+    acq = open_acquisition(args.stack, calibration=Calibration(offset=args.offset, gain=args.gain))
+    return acq, optics_from_args(args, file_pixel_size_nm=acq.pixel_size_nm)
+
+
+def given(args, names) -> dict:
+    """The options among ``names`` that the user gave (not None), as keyword arguments: the library's
+    defaults apply to the others, so the CLI never repeats them."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def prepare_output_dir(path: Path, *, overwrite: bool) -> Path:

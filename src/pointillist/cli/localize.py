@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.hashing import file_sha256
-from .common import add_optics_options, add_run_options, optics_from_args, prepare_output_dir
+from .common import add_optics_options, add_run_options, open_input, prepare_output_dir
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 
 
 def register(sub) -> None:
+    """Add the ``localize`` sub-command to the ``sub`` parsers of ``pointillist``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers`` returned.
+    """
     parser = sub.add_parser(
         "localize", help="localize single molecules frame by frame (CEL0, Deep-STORM, DeepCEL0)",
         description="Localize emitters in each frame of an SMLM stack. Writes localizations.csv (ThunderSTORM "
@@ -39,42 +45,45 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import __version__
+    """``pointillist localize STACK.tif -o OUT --method deepcel0``: localizes each frame and writes localizations.csv, render.tif, run.json and preview.png.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of the sub-command.
+
+    Returns
+    -------
+    int
+        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
+        line with exit code 2.
+    """
     from ..errors import InputError
     from ..figures import save_panels
-    from ..io import read_stack, render_localizations, write_json, write_localizations, write_tiff
+    from ..io import render_localizations, write_localizations, write_tiff
+    from ..io.run_record import write_run_record
     from ..methods.smlm.api import localize
 
     if args.method == "cel0" and args.weights is not None:
         raise InputError("--weights is for the network methods, not cel0")
     if args.method != "cel0" and (args.lam is not None or args.lambda_ratio is not None):
         raise InputError("--lambda and --lambda-ratio are options of --method cel0")
-    stack = read_stack(args.stack)
-    optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
+    acq, optics = open_input(args)
     out = prepare_output_dir(args.output, overwrite=args.overwrite)
-    res = localize(stack.data, optics=optics, method=args.method, weights=args.weights, threshold=args.threshold,
-                   protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio, offset=args.offset,
-                   gain=args.gain, batch_size=args.batch_size, device=args.device, force=args.force,
-                   progress=not args.quiet, full_output=True)
+    res = localize(acq, optics=optics, method=args.method, weights=args.weights, threshold=args.threshold,
+                   protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio, batch_size=args.batch_size,
+                   device=args.device, force=args.force, progress=not args.quiet, full_output=True)
     ow, fine, p = args.overwrite, optics.fine_pixel_nm, optics.pixel_size_nm
     write_localizations(out / "localizations.csv", res.localizations, overwrite=ow)
     write_tiff(out / "render.tif", res.render, pixel_size_nm=fine, overwrite=ow)
     histogram = render_localizations(res.localizations, shape=res.render.shape, pixel_size_nm=fine)
-    mean = (stack.data.mean(axis=0) - args.offset) / args.gain
-    save_panels(out / "preview.png", [("mean frame", mean, p), (f"{args.method}: sum of super-resolved frames",
+    save_panels(out / "preview.png", [("mean frame", res.mean, p), (f"{args.method}: sum of super-resolved frames",
                                       res.render, fine), ("localizations (histogram)", histogram, fine)], overwrite=ow)
-    run_info = {
-        "command": "localize",
-        "pointillist_version": __version__,
-        "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(stack.data.shape),
-                  "dtype": str(stack.data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
-        "optics": optics.as_dict(),
-        "outputs": {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
-                                          "or spike mass in units of one emitter (networks)",
-                    "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"},
-        **res.summary(),
-    }
-    write_json(out / "run.json", run_info, overwrite=ow)
+    outputs = {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
+                                    "or spike mass in units of one emitter (networks)",
+               "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"}
+    write_run_record(out / "run.json", command="localize", acquisition=acq, result=res, outputs=outputs,
+                     overwrite=ow)
     print(f"{args.method}: {len(res.localizations)} localizations in {res.n_frames} frames "
           f"({res.summary()['localizations_per_frame']:.1f} per frame), {res.seconds:.1f} s -> {out}")
     return 0

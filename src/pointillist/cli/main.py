@@ -16,6 +16,17 @@ COMMANDS = (simulate, reconstruct, localize, train, evaluate, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pointillist`` argument parser with every sub-command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["info", "s.tif"]).command
+    'info'
+    """
     parser = argparse.ArgumentParser(
         prog="pointillist",
         description="Sparse super-resolution fluorescence microscopy. Lengths are in nm, intensities in photons.",
@@ -28,6 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``pointillist`` with ``argv`` (default: the command line).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success, 2 for bad input (one line on stderr naming the problem), 130 when
+        interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

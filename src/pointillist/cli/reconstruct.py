@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.hashing import file_sha256
-from .common import add_optics_options, add_run_options, optics_from_args, prepare_output_dir
+from .common import add_optics_options, add_run_options, given, open_input, prepare_output_dir
 
 METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
-BASELINES = ("sofi", "srrf", "sparcom", "lsparcom")
-_DEFAULTS: dict = {}
 _COV = ("colorme", "pnp-colorme")
-#: the methods that read each method-specific option (a non-default value for another method is an error)
+#: the methods that read each method-specific option; each defaults to None (or False for a flag), so an
+#: option given for another method is refused, and the library's own default applies when it is not given
 _OPTION_METHODS = {
     "penalty": ("colorme",), "lambda_ratio": ("colorme", "sparcom"), "cel0_solver": ("colorme",),
     "restarts": ("colorme",), "threshold": ("colorme", "pnp-colorme", "sparcom", "lsparcom"), "mu": _COV,
@@ -26,6 +24,13 @@ _OPTION_METHODS = {
 
 
 def register(sub) -> None:
+    """Add the ``reconstruct`` sub-command to the ``sub`` parsers of ``pointillist``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers`` returned.
+    """
     parser = sub.add_parser(
         "reconstruct", help="super-resolve a fluctuating stack (COL0RME, PnP-COL0RME, SOFI, SRRF, SPARCOM, LSPARCOM)",
         description="Reconstruct a super-resolved image from a stack of fluctuating frames. colorme and "
@@ -37,12 +42,12 @@ def register(sub) -> None:
     parser.add_argument("stack", type=Path, metavar="STACK.tif", help="TIFF stack (frames, rows, columns)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR", help="output folder")
     parser.add_argument("--method", choices=METHODS, default="colorme", help="reconstruction method (default colorme)")
-    parser.add_argument("--penalty", choices=("cel0", "l1", "tv"), default="cel0",
+    parser.add_argument("--penalty", choices=("cel0", "l1", "tv"), default=None,
                         help="COL0RME support regulariser (default cel0)")
     parser.add_argument("--lambda-ratio", type=float, default=None, metavar="R",
                         help="lambda as a fraction of lambda_max (colorme, sparcom; default: per method and penalty, "
                         "calibrated on simulations)")
-    parser.add_argument("--cel0-solver", choices=("irl1", "fista"), default="irl1",
+    parser.add_argument("--cel0-solver", choices=("irl1", "fista"), default=None,
                         help="CEL0 solver: IRL1 as in the reference code (default) or FISTA with the CEL0 prox")
     parser.add_argument("--restarts", type=int, default=None,
                         help="CEL0 restarting strategy: extra runs between neighbouring support pixels, support = "
@@ -55,8 +60,8 @@ def register(sub) -> None:
                         "scaling mu, D(z) = D_sigma(mu z) / mu (default 0.7)")
     parser.add_argument("--intensity-mu", type=float, default=None, metavar="MU",
                         help="intensity smoothness for either method (default: discrepancy principle)")
-    parser.add_argument("--beta", type=float, default=20.0, help="background smoothness (default 20)")
-    parser.add_argument("--dp-mode", choices=("code", "statistical"), default="code",
+    parser.add_argument("--beta", type=float, default=None, help="background smoothness (default 20)")
+    parser.add_argument("--dp-mode", choices=("code", "statistical"), default=None,
                         help="discrepancy target: one frame's noise energy (code) or the mean image's (statistical)")
     parser.add_argument("--no-background", action="store_true", help="do not estimate a background")
     parser.add_argument("--tile-size", type=int, default=None, metavar="PX",
@@ -74,34 +79,33 @@ def register(sub) -> None:
                      help="pnp-colorme: denoiser checkpoint; lsparcom: network weights (default: the shipped ones)")
     pnp.add_argument("--nonneg", action="store_true", help="clamp the iterates at 0 after the denoiser")
     sofi = parser.add_argument_group("sofi")
-    sofi.add_argument("--order", type=int, choices=(2, 3, 4), default=2, help="cumulant order (default 2)")
-    sofi.add_argument("--cumulant", choices=("xc", "ac"), default="xc",
+    sofi.add_argument("--order", type=int, choices=(2, 3, 4), default=None, help="cumulant order (default 2)")
+    sofi.add_argument("--cumulant", choices=("xc", "ac"), default=None,
                       help="order 2: cross-cumulants on the virtual-pixel grid (xc, default) or auto-cumulants (ac)")
-    sofi.add_argument("--lag", type=int, default=0, help="time lag in frames (default 0)")
+    sofi.add_argument("--lag", type=int, default=None, help="time lag in frames (default 0)")
     sofi.add_argument("--balanced", action="store_true",
                       help="balanced SOFI: linearised 4th-order image, on-ratio and brightness maps")
     srrf = parser.add_argument_group("srrf")
-    srrf.add_argument("--variant", choices=("srrf", "esrrf"), default="srrf",
+    srrf.add_argument("--variant", choices=("srrf", "esrrf"), default=None,
                       help="radiality on a ring (srrf, default) or the eSRRF-like weighted neighbourhood")
     srrf.add_argument("--ring-radius", type=float, default=None, metavar="PX",
                       help="ring radius in camera pixels (default 0.5; esrrf: the FWHM of the distance weighting in "
                       "camera pixels, default 1.5)")
-    srrf.add_argument("--axes", type=int, default=6, help="ring axes: 2 x axes points (default 6)")
-    srrf.add_argument("--temporal", choices=("avg", "var", "tac2"), default="avg",
+    srrf.add_argument("--axes", type=int, default=None, help="ring axes: 2 x axes points (default 6)")
+    srrf.add_argument("--temporal", choices=("avg", "var", "tac2"), default=None,
                       help="temporal analysis of the radiality (default avg)")
     srrf.add_argument("--no-intensity-weighting", action="store_true", help="do not weight by the intensity")
-    srrf.add_argument("--sensitivity", type=float, default=1.0, help="esrrf: radiality exponent (default 1)")
+    srrf.add_argument("--sensitivity", type=float, default=None, help="esrrf: radiality exponent (default 1)")
     add_run_options(parser)
     add_optics_options(parser)
     parser.set_defaults(func=run)
-    _DEFAULTS.update({a.dest: a.default for a in parser._actions})
 
 
 def _check_method_options(args) -> None:
     from ..errors import InputError
 
     foreign = [k for k, methods in _OPTION_METHODS.items()
-               if args.method not in methods and getattr(args, k) != _DEFAULTS.get(k)]
+               if args.method not in methods and getattr(args, k) not in (None, False)]
     if foreign:
         uses = sorted({m for k in foreign for m in _OPTION_METHODS[k]}, key=METHODS.index)
         raise InputError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not used by --method "
@@ -122,13 +126,36 @@ _OUTPUTS = {
     "lsparcom": ("support.tif", "intensity.tif", "preview.png", "run.json"),
 }
 
+_IMAGE_MEANING = {
+    "colorme": "mean emitted intensity per frame on the support (photons after --offset/--gain)",
+    "pnp-colorme": "mean emitted intensity per frame on the support (photons after --offset/--gain)",
+    "sofi": "SOFI cumulant image (not linear in the intensity)",
+    "bsofi": "balanced SOFI: the 4th-order cumulant image linearised (4th root after deconvolution)",
+    "srrf": "SRRF radiality map (not linear in the intensity)",
+    "sparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
+    "lsparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
+}
+
 
 def run(args: argparse.Namespace) -> int:
+    """``pointillist reconstruct STACK.tif -o OUT --method colorme``: reconstructs a fluctuating stack and writes support.tif / intensity.tif / background.tif, run.json and previews.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of the sub-command.
+
+    Returns
+    -------
+    int
+        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
+        line with exit code 2.
+    """
     _check_method_options(args)
-    runner = _run_pnp if args.method == "pnp-colorme" else _run_baseline if args.method in BASELINES else _run_colorme
     created = not Path(args.output).exists()
     try:
-        code = runner(args)
+        acq, optics = open_input(args)
+        code = _reconstruct(args, acq, optics)
     except BaseException:
         # a run refused after its folder was made leaves nothing behind
         if created and Path(args.output).is_dir() and not any(Path(args.output).iterdir()):
@@ -142,148 +169,105 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _write_common(args, stack, optics, res, out, label) -> None:
-    from .. import __version__
-    from ..figures import save_panels
-    from ..io import write_json, write_tiff
-
-    fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
-    write_tiff(out / "support.tif", res.support.astype("uint8"), pixel_size_nm=fine, overwrite=ow, dtype="uint8")
-    write_tiff(out / "intensity.tif", res.intensity, pixel_size_nm=fine, overwrite=ow)
-    write_tiff(out / "background.tif", res.background, pixel_size_nm=p, overwrite=ow)
-    mean = (stack.data.mean(axis=0) - args.offset) / args.gain
-    save_panels(out / "preview.png", [("mean frame", mean, p), (f"{label} intensity", res.intensity, fine)],
-                overwrite=ow)
-    run_info = {
-        "command": "reconstruct",
-        "method": args.method,
-        "pointillist_version": __version__,
-        "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(stack.data.shape),
-                  "dtype": str(stack.data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
-        **res.summary(),
-    }
-    write_json(out / "run.json", run_info, overwrite=ow)
+def _covariance_options(args) -> dict:
+    """Options of colorme and pnp-colorme (the intensity step and tiles), as the library names them."""
+    kw = given(args, ("beta", "dp_mode", "tile_size", "max_iter", "threshold"))
+    if args.no_background:
+        kw["background"] = False
+    return kw
 
 
-def _run_colorme(args: argparse.Namespace) -> int:
-    from ..io import read_stack
-    from ..methods.colorme import DEFAULT_TILE_SIZE, colorme
-
-    stack = read_stack(args.stack)
-    optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
-    out = prepare_output_dir(args.output, overwrite=args.overwrite)
-    res = colorme(
-        stack.data, optics=optics, penalty=args.penalty, lambda_ratio=args.lambda_ratio, algorithm=args.cel0_solver,
-        restarts=args.restarts, threshold=args.threshold, mu=args.mu if args.mu is not None else args.intensity_mu,
-        beta=args.beta, dp_mode=args.dp_mode, background=not args.no_background, offset=args.offset, gain=args.gain,
-        tile_size=args.tile_size or DEFAULT_TILE_SIZE, max_iter=3000 if args.max_iter is None else args.max_iter,
-        device=args.device,
-        progress=not args.quiet,
-    )
-    _write_common(args, stack, optics, res, out, f"COL0RME-{args.penalty.upper()}")
-    print(f"COL0RME-{args.penalty}: {int(res.support.sum())} support pixels, noise variance {res.noise_variance:.4g}, "
-          f"lambda {res.lam:.3g} ({res.lambda_ratio:.3g} lambda_max), mu {res.mu:.3g}, {res.seconds:.1f} s -> {out}")
-    return 0
-
-
-def _run_pnp(args: argparse.Namespace) -> int:
-    from ..figures import save_convergence
-    from ..io import read_stack
-    from ..methods.colorme import DEFAULT_TILE_SIZE
-    from ..methods.pnp import DEFAULT_MU, DEFAULT_SIGMA, DEFAULT_THRESHOLD, pnp_colorme
-
-    stack = read_stack(args.stack)
-    optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
-    out = prepare_output_dir(args.output, overwrite=args.overwrite)
-    mu = DEFAULT_MU if args.mu is None else args.mu
-    sigma = DEFAULT_SIGMA if args.sigma is None else args.sigma
-    res = pnp_colorme(
-        stack.data, optics=optics, mu=mu, sigma=sigma, covariance=args.covariance,
-        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold, weights=args.weights,
-        nonneg=args.nonneg, intensity_mu=args.intensity_mu, beta=args.beta, dp_mode=args.dp_mode,
-        background=not args.no_background, offset=args.offset, gain=args.gain,
-        tile_size=args.tile_size or DEFAULT_TILE_SIZE, max_iter=2000 if args.max_iter is None else args.max_iter,
-        device=args.device,
-        progress=not args.quiet,
-    )
-    _write_common(args, stack, optics, res, out, "PnP-COL0RME")
-    hist = res.history
-    runs = [("support step", hist["support"]["objective"], hist["support"]["rel_change"])] if "support" in hist else \
-        [(f"tile {i + 1}", h["objective"], h["rel_change"]) for i, h in enumerate(hist.get("tiles", []))]
-    cov = res.parameters["covariance"]
-    save_convergence(out / "convergence.png", runs, overwrite=args.overwrite,
-                     title=f"PnP-COL0RME ({cov} covariance, q = {optics.upsample}, mu = {mu:g}, sigma = {sigma:g}/255)")
-    decreasing = {True: "decreasing", False: "NOT monotone", None: "not monitored (--nonneg)"}[
-        res.parameters["objective_decreasing"]]
-    capped = "" if all(t.get("converged", True) for t in res.tiles) else " (not converged: --max-iter reached)"
-    print(f"PnP-COL0RME ({cov} covariance): {int(res.support.sum())} support pixels, noise variance "
-          f"{res.noise_variance:.4g}, mu {mu:g}, sigma {sigma:g}/255, {res.iterations} iterations{capped}, G {decreasing}, "
-          f"{res.seconds:.1f} s -> {out}")
-    return 0
-
-
-def _run_baseline(args: argparse.Namespace) -> int:
-    from .. import __version__
-    from ..figures import save_convergence, save_panels
-    from ..io import read_stack, write_json, write_tiff
+def _reconstruct(args, acq, optics) -> int:
     from ..methods import baselines
 
-    stack = read_stack(args.stack)
-    optics = optics_from_args(args, file_pixel_size_nm=stack.pixel_size_nm)
-    net = None
+    common = dict(optics=optics, device=args.device, progress=not args.quiet)
     if args.method == "lsparcom":  # refuse weights made for other optics before anything is written
-        from ..methods.baselines.lsparcom import check_trained_optics, load_lsparcom
+        from ..io.weights import check_weights_optics
+        from ..methods.baselines.lsparcom import load_lsparcom
 
         net = load_lsparcom(args.weights, device=args.device)
-        check_trained_optics(net, optics)
+        check_weights_optics(net.record, optics, force_option=None)
     out = prepare_output_dir(args.output, overwrite=args.overwrite)
-    common = dict(optics=optics, offset=args.offset, gain=args.gain, device=args.device, progress=not args.quiet)
-    data = stack.data
-    if args.method == "sofi":
-        res = baselines.sofi(data, order=args.order, mode=args.cumulant, lag=args.lag, balanced=args.balanced,
-                             **common)
-        label = "bSOFI (linearised order 4)" if args.balanced else f"SOFI order {args.order} ({args.cumulant})"
+    if args.method == "colorme":
+        from ..methods.colorme import colorme
+
+        mu = args.mu if args.mu is not None else args.intensity_mu
+        res = colorme(acq, mu=mu, **given(args, ("penalty", "lambda_ratio", "restarts")),
+                      **({"algorithm": args.cel0_solver} if args.cel0_solver else {}), **_covariance_options(args),
+                      **common)
+        label = f"COL0RME-{res.penalty.upper()}"
+    elif args.method == "pnp-colorme":
+        from ..methods.pnp import pnp_colorme
+
+        res = pnp_colorme(acq, **given(args, ("mu", "sigma", "covariance", "weights", "intensity_mu")),
+                          nonneg=args.nonneg, **_covariance_options(args), **common)
+        label = "PnP-COL0RME"
+    elif args.method == "sofi":
+        res = baselines.sofi(acq, **given(args, ("order", "lag")), **({"mode": args.cumulant} if args.cumulant else {}),
+                             balanced=args.balanced, **common)
+        p = res.parameters
+        label = "bSOFI (linearised order 4)" if args.balanced else f"SOFI order {p['order']} ({p['mode']})"
     elif args.method == "srrf":
-        res = baselines.srrf(data, ring_radius=args.ring_radius, axes=args.axes, temporal=args.temporal,
-                             intensity_weighting=not args.no_intensity_weighting, variant=args.variant,
-                             sensitivity=args.sensitivity, **common)
-        label = f"{'eSRRF-like' if args.variant == 'esrrf' else 'SRRF'} ({args.temporal})"
+        res = baselines.srrf(acq, **given(args, ("ring_radius", "axes", "temporal", "variant", "sensitivity")),
+                             intensity_weighting=not args.no_intensity_weighting, **common)
+        p = res.parameters
+        label = f"{'eSRRF-like' if p['variant'] == 'esrrf' else 'SRRF'} ({p['temporal']})"
     elif args.method == "sparcom":
-        kw = {} if args.threshold is None else {"threshold": args.threshold}
-        if args.max_iter is not None:
-            kw["max_iter"] = args.max_iter
-        res = baselines.sparcom(data, lambda_ratio=args.lambda_ratio, **kw, **common)
+        res = baselines.sparcom(acq, **given(args, ("lambda_ratio", "threshold", "max_iter")), **common)
         label = "SPARCOM"
     else:
-        kw = {} if args.threshold is None else {"threshold": args.threshold}
-        res = baselines.lsparcom(data, weights=net, **kw, **common)
+        res = baselines.lsparcom(acq, weights=net, **given(args, ("threshold",)), **common)
         label = "LSPARCOM"
-    fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
-    if res.support is not None:
-        write_tiff(out / "support.tif", res.support.astype("uint8"), pixel_size_nm=fine, overwrite=ow, dtype="uint8")
-    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine, overwrite=ow)
-    mean = (data.mean(axis=0) - args.offset) / args.gain
-    save_panels(out / "preview.png", [("mean frame", mean, p), (label, res.image, fine)], overwrite=ow)
-    if args.method == "sparcom":
-        save_convergence(out / "convergence.png", [("FISTA", res.history["objective"], res.history["rel_change"])],
-                         overwrite=ow, title=f"{label}: objective and relative change")
-    write_json(out / "run.json", {
-        "command": "reconstruct", "method": args.method, "pointillist_version": __version__,
-        "input": {"path": str(args.stack), "sha256": file_sha256(args.stack), "shape": list(data.shape),
-                  "dtype": str(data.dtype), "pixel_size_nm_in_file": stack.pixel_size_nm},
-        "image": "intensity.tif: " + _IMAGE_MEANING["bsofi" if args.balanced else args.method],
-        **res.summary(),
-    }, overwrite=ow)
-    extra = f", {int(res.support.sum())} support pixels" if res.support is not None else ""
-    print(f"{label}: {res.image.shape[0]} x {res.image.shape[1]} fine pixels of {fine:g} nm{extra}, "
-          f"{res.seconds:.2f} s -> {out}")
+    _write_outputs(args, acq, optics, res, out, label)
+    print(_summary_line(args, res, label, optics, out))
     return 0
 
 
-_IMAGE_MEANING = {
-    "sofi": "SOFI cumulant image (not linear in the intensity)",
-    "bsofi": "balanced SOFI: the 4th-order cumulant image linearised (4th root after deconvolution)",
-    "srrf": "SRRF radiality map (not linear in the intensity)",
-    "sparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
-    "lsparcom": "emitters' temporal variance (photons^2 per frame after --offset/--gain)",
-}
+def _write_outputs(args, acq, optics, res, out, label) -> None:
+    from ..figures import save_convergence, save_panels
+    from ..io import write_tiff
+    from ..io.run_record import write_run_record
+
+    fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
+    support = getattr(res, "support", None)
+    if support is not None:
+        write_tiff(out / "support.tif", support.astype("uint8"), pixel_size_nm=fine, overwrite=ow, dtype="uint8")
+    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine, overwrite=ow)
+    if args.method in _COV:
+        write_tiff(out / "background.tif", res.background, pixel_size_nm=p, overwrite=ow)
+    # the mean frame comes from the method's own pass over the frames (no second read of the stack)
+    title = f"{label} intensity" if args.method in _COV else label
+    save_panels(out / "preview.png", [("mean frame", res.mean, p), (title, res.image, fine)], overwrite=ow)
+    if args.method == "pnp-colorme":
+        hist = res.history
+        runs = [("support step", hist["support"]["objective"], hist["support"]["rel_change"])] \
+            if "support" in hist else [(f"tile {i + 1}", h["objective"], h["rel_change"])
+                                       for i, h in enumerate(hist.get("tiles", []))]
+        den = res.parameters["denoiser"]
+        save_convergence(out / "convergence.png", runs, overwrite=ow,
+                         title=f"PnP-COL0RME ({res.parameters['covariance']} covariance, q = {optics.upsample}, "
+                         f"mu = {den['mu']:g}, sigma = {den['sigma']:g}/255)")
+    elif args.method == "sparcom":
+        save_convergence(out / "convergence.png", [("FISTA", res.history["objective"], res.history["rel_change"])],
+                         overwrite=ow, title=f"{label}: objective and relative change")
+    meaning = _IMAGE_MEANING["bsofi" if args.method == "sofi" and args.balanced else args.method]
+    write_run_record(out / "run.json", command="reconstruct", acquisition=acq, result=res, overwrite=ow,
+                     method=args.method, image=f"intensity.tif: {meaning}")
+
+
+def _summary_line(args, res, label, optics, out) -> str:
+    if args.method == "colorme":
+        return (f"COL0RME-{res.penalty}: {int(res.support.sum())} support pixels, noise variance "
+                f"{res.noise_variance:.4g}, lambda {res.lam:.3g} ({res.lambda_ratio:.3g} lambda_max), mu {res.mu:.3g}, "
+                f"{res.seconds:.1f} s -> {out}")
+    if args.method == "pnp-colorme":
+        den = res.parameters["denoiser"]
+        decreasing = {True: "decreasing", False: "NOT monotone", None: "not monitored (--nonneg)"}[
+            res.parameters["objective_decreasing"]]
+        capped = "" if all(t.get("converged", True) for t in res.tiles) else " (not converged: --max-iter reached)"
+        return (f"PnP-COL0RME ({res.parameters['covariance']} covariance): {int(res.support.sum())} support pixels, "
+                f"noise variance {res.noise_variance:.4g}, mu {den['mu']:g}, sigma {den['sigma']:g}/255, "
+                f"{res.iterations} iterations{capped}, G {decreasing}, {res.seconds:.1f} s -> {out}")
+    extra = f", {int(res.support.sum())} support pixels" if res.support is not None else ""
+    return (f"{label}: {res.image.shape[0]} x {res.image.shape[1]} fine pixels of {optics.fine_pixel_nm:g} nm{extra}, "
+            f"{res.seconds:.2f} s -> {out}")

@@ -9,6 +9,13 @@ from .common import add_optics_options, optics_from_args, prepare_output_dir
 
 
 def register(sub) -> None:
+    """Add the ``simulate`` sub-command to the ``sub`` parsers of ``pointillist``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers`` returned.
+    """
     parser = sub.add_parser("simulate", help="simulate a stack with its ground truth",
                             description="Simulate an SMLM or a fluctuation stack with its ground truth.")
     kinds = parser.add_subparsers(dest="kind", metavar="{smlm,fluct}", required=True)
@@ -74,7 +81,22 @@ def _camera(args, defaults):
 
 
 def run(args: argparse.Namespace) -> int:
+    """``pointillist simulate fluct OUT --seed 0``: simulates an SMLM or a fluctuation stack with its ground truth and writes them.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of the sub-command.
+
+    Returns
+    -------
+    int
+        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
+        line with exit code 2.
+    """
     from ..errors import InputError
+    from ..figures import save_simulation_preview
+    from ..io import write_simulation
     from ..simulate import simulate_fluctuation, simulate_smlm
 
     if len(args.size) not in (1, 2):
@@ -93,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
                                    n_structures=args.n_structures, on_probability=args.on_probability,
                                    brightness=args.brightness, blinking_model=args.blinking,
                                    mean_on_frames=args.mean_on_frames, camera=camera, snr_db=args.snr, seed=args.seed)
-    paths = sim.write(out, overwrite=args.overwrite, preview=not args.no_preview)
+    paths = write_simulation(sim, out, overwrite=args.overwrite)
+    if not args.no_preview:
+        paths.append(save_simulation_preview(out / "preview.png", sim, overwrite=args.overwrite))
     print(f"wrote {', '.join(p.name for p in paths)} to {out} (seed {sim.meta['seed']})")
     return 0

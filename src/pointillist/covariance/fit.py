@@ -35,7 +35,7 @@ class CovarianceFit:
         self.op = op
         self.scale = stats.scale
         like = torch.zeros((), dtype=dtype, device=device)
-        self.v = torch.as_tensor(stats.v / self.scale, dtype=dtype, device=device)
+        self.v = (stats.v / self.scale).to(dtype=dtype, device=device)
         self.trace = stats.trace / self.scale
         self.frob2 = None if stats.frob2 is None else stats.frob2 / self.scale**2
         self.norms = op.column_norms(like)
@@ -95,7 +95,7 @@ class VarianceFit:
     def __init__(self, psi: SeparableMatrices, stats: CovarianceStats, *, device=None, dtype=torch.float64):
         self.op = variance_operator(psi)
         self.scale = stats.scale
-        self.v = torch.as_tensor(stats.variance / self.scale, dtype=dtype, device=device)
+        self.v = (stats.variance / self.scale).to(dtype=dtype, device=device)
         self.n_pixels = self.v.numel()
         self.lipschitz = float(np.linalg.norm(self.op.rows, 2) ** 2 * np.linalg.norm(self.op.cols, 2) ** 2)
 

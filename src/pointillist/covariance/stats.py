@@ -36,24 +36,24 @@ class CovarianceStats:
 
     Attributes
     ----------
-    v : ndarray (L_r, L_c)
-        ``diag(Psi^T R_y Psi)``.
+    v : tensor (L_r, L_c)
+        ``diag(Psi^T R_y Psi)`` (float64, on the device of the pass, as the other maps).
     trace : float
         ``trace(R_y)``.
     frob2 : float or None
         ``|R_y|_F^2`` (None when the field is too large to accumulate it).
-    variance : ndarray (H, W)
+    variance : tensor (H, W)
         Per-pixel temporal variance (the diagonal of ``R_y``).
-    mean : ndarray (H, W)
+    mean : tensor (H, W)
         Temporal mean frame.
     n_frames : int
     """
 
-    v: np.ndarray
+    v: torch.Tensor
     trace: float
     frob2: float | None
-    variance: np.ndarray
-    mean: np.ndarray
+    variance: torch.Tensor
+    mean: torch.Tensor
     n_frames: int
 
     @property
@@ -64,7 +64,11 @@ class CovarianceStats:
 
 def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, device=None,
                           frobenius: bool | None = None, progress=None) -> CovarianceStats:
-    """One pass over ``stack`` (``T x H x W``, any real dtype, memory-mapped or not).
+    """One pass over ``stack`` (``T x H x W``, any real dtype, memory-mapped or not; an Acquisition).
+
+    The frames are read as ``stack[a:b]``; an
+    :class:`~pointillist.acquisition.Acquisition` gives them calibrated,
+    so the statistics are in photons. The maps stay on ``device``.
 
     Examples
     --------
@@ -76,8 +80,6 @@ def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, dev
     >>> bool(np.isclose(st.trace, y.var(axis=0, ddof=1).sum()))
     True
     """
-    if stack.ndim != 3:
-        raise InputError(f"the stack must have 3 axes (frames, rows, columns), got shape {stack.shape}")
     t_total, h, w = stack.shape
     if (h, w) != psi.out_shape:
         raise InputError(f"stack frames are {h} x {w} but the imaging operator expects {psi.out_shape}")
@@ -121,11 +123,5 @@ def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, dev
         m = mean_d.reshape(-1)
         outer.sub_(t * torch.outer(m, m)).div_(t - 1)
         frob2 = float((outer * outer).sum())
-    return CovarianceStats(
-        v=v.cpu().numpy(),
-        trace=float(variance.sum()),
-        frob2=frob2,
-        variance=variance.cpu().numpy(),
-        mean=(pilot + mean_d).cpu().numpy(),
-        n_frames=t_total,
-    )
+    return CovarianceStats(v=v, trace=float(variance.sum()), frob2=frob2, variance=variance, mean=pilot + mean_d,
+                           n_frames=t_total)

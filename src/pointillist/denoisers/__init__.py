@@ -1,8 +1,6 @@
 """Learned denoisers used as proximal maps (plug-and-play): the gradient-step DRUNet."""
 
 from .drunet import DRUNetLight
-from .gradient_step import DenoiserOutput, GradientStepDenoiser, hessian_spectral_norm
-from .weights import load_denoiser, save_denoiser, shipped_denoiser_path
+from .gradient_step import DenoiserOutput, GradientStepDenoiser, hessian_spectral_norm, load_denoiser
 
-__all__ = ["DRUNetLight", "GradientStepDenoiser", "DenoiserOutput", "hessian_spectral_norm", "load_denoiser",
-           "save_denoiser", "shipped_denoiser_path"]
+__all__ = ["DRUNetLight", "GradientStepDenoiser", "DenoiserOutput", "hessian_spectral_norm", "load_denoiser"]

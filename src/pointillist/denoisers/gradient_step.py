@@ -24,7 +24,11 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .drunet import DRUNetLight
 
-__all__ = ["GradientStepDenoiser", "DenoiserOutput", "hessian_spectral_norm"]
+__all__ = ["GradientStepDenoiser", "DenoiserOutput", "hessian_spectral_norm", "ARCHITECTURE", "ARCHITECTURES",
+           "load_denoiser"]
+
+#: architecture name in the weights record (keyword arguments: ``channels``, ``blocks``)
+ARCHITECTURE = "gradient-step-drunet-light"
 
 
 @dataclass
@@ -55,10 +59,6 @@ class GradientStepDenoiser(torch.nn.Module):
     def __init__(self, net: DRUNetLight | None = None):
         super().__init__()
         self.net = DRUNetLight() if net is None else net
-        #: how the weights were trained (filled by ``load_denoiser``), and where they came from
-        self.training_summary: dict = {}
-        self.path: str | None = None
-        self.sha256: str | None = None
 
     def network(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """``N_sigma(x)`` on an image of any size."""
@@ -128,3 +128,38 @@ def hessian_spectral_norm(denoiser: GradientStepDenoiser, x: torch.Tensor, sigma
             if done:
                 break
     return est
+
+
+def _build(channels, blocks) -> GradientStepDenoiser:
+    return GradientStepDenoiser(DRUNetLight(channels=channels, blocks=blocks))
+
+
+ARCHITECTURES = {ARCHITECTURE: _build}
+
+
+def load_denoiser(path=None, *, device="cpu"):
+    """Load gradient-step denoiser weights (the shipped ones if ``path`` is None), in eval mode, offline.
+
+    Parameters
+    ----------
+    path : path, optional
+        Weights file from ``pointillist train --method gs-denoiser``.
+    device : str or torch.device
+
+    Returns
+    -------
+    LoadedWeights
+        ``.net`` (a :class:`GradientStepDenoiser`) and ``.record`` (how it
+        was trained; ``record.extra["prox_finetuned"]``,
+        ``record.validation["hessian_norm_validation"]``).
+
+    Examples
+    --------
+    >>> den = load_denoiser()
+    >>> den.record.method, type(den.net).__name__
+    ('gs-denoiser', 'GradientStepDenoiser')
+    """
+    from .._device import resolve_device
+    from ..io.weights import load_weights
+
+    return load_weights(path, method="gs-denoiser", architectures=ARCHITECTURES, device=resolve_device(device))

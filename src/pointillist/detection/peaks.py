@@ -15,8 +15,9 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..acquisition import check_array
 from ..errors import InputError
-from ..io.localizations import Localizations
+from ..localizations import Localizations
 
 __all__ = ["find_peaks", "grid_to_localizations"]
 
@@ -26,12 +27,7 @@ _FRAMES_PER_BLOCK = 64
 
 
 def _check_stack(images, name: str, ndims: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(images)
-    if arr.ndim not in ndims:
-        expected = " or ".join(f"{d}-D" for d in ndims)
-        raise InputError(f"{name} must be {expected} (frames, rows, cols), got {arr.ndim}-D with shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = np.asarray(check_array(images, name, ndims=ndims))
     if arr.dtype.kind != "f" or arr.dtype.itemsize < 4:
         arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):

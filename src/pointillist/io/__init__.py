@@ -1,14 +1,17 @@
-"""Reading and writing: TIFF stacks, localization CSVs, rendered images, JSON.
+"""Reading and writing: TIFF stacks, localization CSVs, rendered images, JSON, simulation folders.
 
 Every writer here is atomic (a temporary file renamed onto the target on
 success) and refuses to replace an existing file unless ``overwrite=True``.
 """
 
+# Localizations lives in the core module pointillist.localizations; it is
+# re-exported here because pointillist.io.Localizations is public.
+from ..localizations import Localizations
 from .atomic import atomic_output, atomic_path, write_json, write_text
 from .hashing import file_sha256
 from .localization_csv import read_localizations, write_localizations
-from .localizations import Localizations
 from .render import render_localizations
+from .simulation import write_simulation
 from .tiff import Stack, read_stack, tiff_info, to_photons, write_tiff
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "to_photons",
     "write_json",
     "write_localizations",
+    "write_simulation",
     "write_text",
     "write_tiff",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .atomic import atomic_output
-from .localizations import Localizations
+from ..localizations import Localizations
 
 __all__ = ["read_localizations", "write_localizations", "CSV_FORMATS"]
 

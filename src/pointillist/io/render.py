@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .localizations import Localizations
+from ..localizations import Localizations
 
 __all__ = ["render_localizations"]
 

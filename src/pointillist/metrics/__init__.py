@@ -1,6 +1,9 @@
 """Evaluation: one-to-one matching of localizations and detection / image scores.
 
-Ratios are in percent. See ``SPEC.md`` section 5 for the protocols.
+Ratios are in percent (a ratio whose denominator is zero is 100). Each
+function's docstring states its protocol: optimal one-to-one matching within
+a tolerance (:func:`match_localizations`, :func:`support_jaccard`), the
+DeepCEL0 specificity on the fine grid, the COL0RME image scores.
 
 Examples
 --------

@@ -19,7 +19,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
-from ..io.localizations import Localizations
+from ..localizations import Localizations
+from .common import check_tolerance, ratio_percent
 
 __all__ = ["MatchResult", "match_points", "match_localizations"]
 
@@ -27,11 +28,6 @@ __all__ = ["MatchResult", "match_points", "match_localizations"]
 # at the tolerance must count even after rounding, and tolerance 0 must mean
 # coincidence rather than bit-identical floats.
 _SLACK = 1e-9
-
-
-def _ratio_percent(num: int, den: int) -> float:
-    """``100 num / den``, with 0/0 defined as 100 (nothing could be got wrong)."""
-    return 100.0 if den == 0 else 100.0 * num / den
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,24 +86,24 @@ class MatchResult:
     @property
     def jaccard(self) -> float:
         """Jaccard index ``TP / (TP + FP + FN)`` in percent."""
-        return _ratio_percent(self.tp, self.tp + self.fp + self.fn)
+        return ratio_percent(self.tp, self.tp + self.fp + self.fn)
 
     @property
     def recall(self) -> float:
         """Recall (sensitivity) ``TP / (TP + FN)`` in percent."""
-        return _ratio_percent(self.tp, self.tp + self.fn)
+        return ratio_percent(self.tp, self.tp + self.fn)
 
     sensitivity = recall
 
     @property
     def precision(self) -> float:
         """Precision ``TP / (TP + FP)`` in percent."""
-        return _ratio_percent(self.tp, self.tp + self.fp)
+        return ratio_percent(self.tp, self.tp + self.fp)
 
     @property
     def f1(self) -> float:
         """F1 score ``2 TP / (2 TP + FP + FN)`` in percent."""
-        return _ratio_percent(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+        return ratio_percent(2 * self.tp, 2 * self.tp + self.fp + self.fn)
 
     @property
     def rmse_nm(self) -> float:
@@ -150,16 +146,6 @@ def _as_points(xy, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name} contains NaN or infinite positions; drop those rows first")
     return arr
-
-
-def _check_tolerance(tolerance, name: str) -> float:
-    try:
-        tol = float(tolerance)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a non-negative number, got {tolerance!r}") from None
-    if not (math.isfinite(tol) and tol >= 0):
-        raise InputError(f"{name} must be a finite non-negative number, got {tolerance!r}")
-    return tol
 
 
 def _match_grouped(pred_xy, true_xy, pred_group, true_group, tol):
@@ -287,7 +273,7 @@ def match_points(pred_xy, true_xy, tolerance):
     """
     pred = _as_points(pred_xy, "pred_xy")
     true = _as_points(true_xy, "true_xy")
-    tol = _check_tolerance(tolerance, "tolerance")
+    tol = check_tolerance(tolerance, "tolerance")
     return _match_grouped(pred, true, None, None, tol)
 
 
@@ -316,7 +302,7 @@ def match_localizations(pred: Localizations, true: Localizations, *, tolerance_n
 
     Examples
     --------
-    >>> from pointillist.io.localizations import Localizations
+    >>> from pointillist.localizations import Localizations
     >>> true = Localizations(frame=[0, 1], x_nm=[100.0, 100.0], y_nm=[100.0, 100.0])
     >>> pred = Localizations(frame=[0, 0], x_nm=[110.0, 400.0], y_nm=[100.0, 100.0])
     >>> r = match_localizations(pred, true, tolerance_nm=50.0)
@@ -329,7 +315,7 @@ def match_localizations(pred: Localizations, true: Localizations, *, tolerance_n
                 f"{name} must be a Localizations table, got {type(value).__name__}; "
                 "build one with Localizations(frame=..., x_nm=..., y_nm=...)"
             )
-    tol = _check_tolerance(tolerance_nm, "tolerance_nm")
+    tol = check_tolerance(tolerance_nm, "tolerance_nm")
     pi, ti, d = _match_grouped(
         np.column_stack([pred.x_nm, pred.y_nm]),
         np.column_stack([true.x_nm, true.y_nm]),

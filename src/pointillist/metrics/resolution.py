@@ -62,6 +62,21 @@ def fourier_ring_correlation(image1, image2, *, pixel_size_nm: float, threshold:
     Non-square images are reduced to their central square (rings must be
     circles in frequency); constant images are refused.
 
+    Parameters
+    ----------
+    image1, image2 : array_like, 2-D
+        Two independent reconstructions of the same field, same shape, at
+        least 16 x 16 pixels.
+    pixel_size_nm : float
+        Pixel size of the images in nm.
+    threshold : float, default 1/7
+        FRC level whose first crossing gives the resolution.
+
+    Returns
+    -------
+    FRCResult
+        The smoothed curve, its frequencies and the resolution in nm.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)

@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .matching import MatchResult, _check_tolerance, _ratio_percent, match_points
+from .common import check_tolerance, ratio_percent
+from .matching import MatchResult, match_points
 
 __all__ = [
     "jaccard",
@@ -20,6 +21,7 @@ __all__ = [
     "snr_db",
     "psnr",
     "nmse",
+    "correlation",
     "support_jaccard",
     "binary_detections",
 ]
@@ -38,13 +40,23 @@ def _count(value, name: str) -> int:
 def jaccard(tp: int, fp: int, fn: int) -> float:
     """Jaccard index ``TP / (TP + FP + FN)`` in percent (100 when all counts are 0).
 
+    Parameters
+    ----------
+    tp, fp, fn : int
+        Matched pairs, unmatched predictions, unmatched true emitters.
+
+    Returns
+    -------
+    float
+        The index in percent.
+
     Examples
     --------
     >>> jaccard(3, 1, 2)
     50.0
     """
     tp, fp, fn = _count(tp, "tp"), _count(fp, "fp"), _count(fn, "fn")
-    return _ratio_percent(tp, tp + fp + fn)
+    return ratio_percent(tp, tp + fp + fn)
 
 
 def specificity(tp: int, fp: int, fn: int, n_pixels: int) -> float:
@@ -63,6 +75,11 @@ def specificity(tp: int, fp: int, fn: int, n_pixels: int) -> float:
     n_pixels : int
         Fine pixels per frame times frames.
 
+    Returns
+    -------
+    float
+        Percent, 0 to 100.
+
     Examples
     --------
     >>> specificity(3, 1, 2, 15)  # TN = 9
@@ -76,7 +93,7 @@ def specificity(tp: int, fp: int, fn: int, n_pixels: int) -> float:
             f"n_pixels={n_pixels} is smaller than TP + FP + FN = {tp + fp + fn}; "
             "pass the number of fine pixels per frame times the number of frames"
         )
-    return _ratio_percent(tn, tn + fp)
+    return ratio_percent(tn, tn + fp)
 
 
 def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +112,15 @@ def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
 def snr_db(clean, noisy) -> float:
     """Signal-to-noise ratio ``10 log10(|clean|^2 / |clean - noisy|^2)`` in dB (DeepCEL0).
 
-    Returns ``inf`` when ``noisy == clean``.
+    Parameters
+    ----------
+    clean, noisy : array_like
+        Arrays of the same shape (a frame or a stack, summed over all of it).
+
+    Returns
+    -------
+    float
+        SNR in dB; ``inf`` when ``noisy == clean``, ``-inf`` when ``clean`` is zero.
 
     Examples
     --------
@@ -126,6 +151,11 @@ def psnr(reference, estimate, *, data_range: float | None = None) -> float:
     data_range : float, optional
         Peak value to use instead of ``max(reference)``.
 
+    Returns
+    -------
+    float
+        PSNR in dB.
+
     Examples
     --------
     >>> round(psnr([[0.0, 2.0], [0.0, 0.0]], [[0.1, 2.1], [0.1, 0.1]]), 6)  # 10 log10(4 / 0.01)
@@ -149,6 +179,16 @@ def psnr(reference, estimate, *, data_range: float | None = None) -> float:
 def nmse(reference, estimate) -> float:
     """Normalised squared error ``|reference - estimate|^2 / |reference|^2``.
 
+    Parameters
+    ----------
+    reference, estimate : array_like
+        Arrays of the same shape; ``reference`` not all zeros.
+
+    Returns
+    -------
+    float
+        0 for a perfect estimate (not in percent).
+
     Examples
     --------
     >>> nmse([3.0, 4.0], [3.0, 3.0])
@@ -166,6 +206,16 @@ def correlation(reference, estimate) -> float:
 
     The fair score for methods whose output is not in the truth's units
     (SOFI, SRRF); a constant image has no correlation (error).
+
+    Parameters
+    ----------
+    reference, estimate : array_like
+        Images of the same shape, neither constant.
+
+    Returns
+    -------
+    float
+        Pearson correlation coefficient.
 
     Examples
     --------
@@ -244,7 +294,7 @@ def support_jaccard(
     true = _mask(true_mask, "true_mask")
     if pred.shape != true.shape:
         raise InputError(f"pred_mask has shape {pred.shape} but true_mask has shape {true.shape}; they must match")
-    tol = _check_tolerance(tolerance_px, "tolerance_px")
+    tol = check_tolerance(tolerance_px, "tolerance_px")
     if isinstance(crop, (bool, np.bool_)) or not isinstance(crop, (int, np.integer)) or crop < 0:
         raise InputError(f"crop must be a non-negative integer number of pixels, got {crop!r}")
     if 2 * crop >= min(pred.shape):

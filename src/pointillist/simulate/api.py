@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..io.localizations import Localizations
+from ..localizations import Localizations
 from ..optics import Optics
 from .camera import Camera, add_noise_at_snr, apply_camera, smooth_background
 from .dynamics import blinking, smlm_activations, snap_to_grid
@@ -27,6 +26,25 @@ def make_structure(kind: str, *, fov_nm, n=None, rng=None, spacing_nm: float = 2
 
     ``tubes`` are filaments drawn as hollow tubes of 30 nm diameter (as the
     SMLM 2013 "bundled tubes"); ``filaments`` are thin curves.
+
+    Parameters
+    ----------
+    kind : {"tubes", "filaments", "points", "rings"}
+        The structure.
+    fov_nm : (float, float)
+        Field of view ``(height, width)`` in nm.
+    n : int, optional
+        Number of tubes, filaments or rings, or of points (default 8 tubes,
+        6 filaments, 400 points or 8 rings).
+    rng : int, numpy.random.Generator or None
+        Random positions and shapes.
+    spacing_nm : float, default 2.0
+        Distance between consecutive emitters along a curve.
+
+    Returns
+    -------
+    ndarray of float64
+        One ``(x, y)`` row in nm per possible emitter (see :mod:`pointillist.simulate.structures`).
 
     Examples
     --------
@@ -68,10 +86,21 @@ def _shape(shape):
 
 @dataclass
 class SMLMSimulation:
-    """A simulated SMLM stack and its per-frame ground truth.
+    """A simulated SMLM stack and its per-frame ground truth (data only).
 
-    ``stack`` is uint16 ADU (camera mode) or float32 photons (SNR mode);
-    ``ground_truth`` holds every active emitter; ``meta`` every parameter.
+    Write it with :func:`pointillist.io.write_simulation`; draw its preview
+    with :func:`pointillist.figures.save_simulation_preview`.
+
+    Attributes
+    ----------
+    stack : ndarray, (T, H, W)
+        uint16 ADU (camera mode) or float32 photons (SNR mode).
+    ground_truth : Localizations
+        Every active emitter of every frame (0-based frames, nm).
+    optics : Optics
+        Pixel size, PSF and upsampling factor of the simulation.
+    meta : dict
+        Every parameter and the seed (``meta.json``).
     """
 
     stack: np.ndarray
@@ -79,39 +108,21 @@ class SMLMSimulation:
     optics: Optics
     meta: dict = field(default_factory=dict)
 
-    def write(self, out_dir, *, overwrite: bool = False, preview: bool = True) -> list[Path]:
-        """Write ``stack.tif``, ``ground_truth.csv``, ``meta.json`` (and ``preview.png``)."""
-        from ..io import render_localizations, write_json, write_localizations, write_tiff
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        p = self.optics.pixel_size_nm
-        paths = [out / "stack.tif", out / "ground_truth.csv", out / "meta.json"]
-        write_tiff(paths[0], self.stack, pixel_size_nm=p, overwrite=overwrite, dtype=self.stack.dtype)
-        write_localizations(paths[1], self.ground_truth, overwrite=overwrite)
-        write_json(paths[2], self.meta, overwrite=overwrite)
-        if preview:
-            from ..figures import save_panels
-
-            fine = self.optics.fine_pixel_nm
-            shape = tuple(s * self.optics.upsample for s in self.stack.shape[1:])
-            gt = render_localizations(self.ground_truth, shape=shape, pixel_size_nm=fine)
-            paths.append(out / "preview.png")
-            save_panels(
-                paths[-1],
-                [("mean frame", self.stack.mean(axis=0), p), ("ground truth (all frames)", gt, fine)],
-                overwrite=overwrite,
-            )
-        return paths
-
 
 @dataclass
 class FluctuationSimulation:
-    """A simulated fluctuation stack and its fine-grid ground truth.
+    """A simulated fluctuation stack and its fine-grid ground truth (data only).
 
-    ``support`` (uint8), ``mean_intensity`` and ``variance`` (photons per
-    frame, temporal mean and variance of the emission in each fine pixel)
-    live on the fine grid ``(q H, q W)``.
+    Written and drawn by the same functions as :class:`SMLMSimulation`;
+    ``stack``, ``optics`` and ``meta`` are as there.
+
+    Attributes
+    ----------
+    support : ndarray of uint8, (q H, q W)
+        1 where an emitter sits.
+    mean_intensity, variance : ndarray of float64, (q H, q W)
+        Temporal mean and variance of the emission of each fine pixel, in
+        photons per frame.
     """
 
     stack: np.ndarray
@@ -120,35 +131,6 @@ class FluctuationSimulation:
     variance: np.ndarray
     optics: Optics
     meta: dict = field(default_factory=dict)
-
-    def write(self, out_dir, *, overwrite: bool = False, preview: bool = True) -> list[Path]:
-        """Write ``stack.tif``, ``support.tif``, ``mean_intensity.tif``, ``variance.tif``, ``meta.json``."""
-        from ..io import write_json, write_tiff
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        p, fine = self.optics.pixel_size_nm, self.optics.fine_pixel_nm
-        paths = []
-        for name, data, size, dtype in (
-            ("stack.tif", self.stack, p, self.stack.dtype),
-            ("support.tif", self.support, fine, np.uint8),
-            ("mean_intensity.tif", self.mean_intensity, fine, np.float32),
-            ("variance.tif", self.variance, fine, np.float32),
-        ):
-            paths.append(out / name)
-            write_tiff(paths[-1], data, pixel_size_nm=size, overwrite=overwrite, dtype=dtype)
-        paths.append(out / "meta.json")
-        write_json(paths[-1], self.meta, overwrite=overwrite)
-        if preview:
-            from ..figures import save_panels
-
-            paths.append(out / "preview.png")
-            save_panels(
-                paths[-1],
-                [("mean frame", self.stack.mean(axis=0), p), ("ground truth mean intensity", self.mean_intensity, fine)],
-                overwrite=overwrite,
-            )
-        return paths
 
 
 def _noisy_stack(clean, camera, snr_db, snr_definition, rng):
@@ -186,6 +168,37 @@ def simulate_smlm(
     noise at that SNR per frame (DeepCEL0 definition, see
     ``add_noise_at_snr``); the stack is then float32 photons and the
     camera's background (photons) is included in the clean image.
+
+    Parameters
+    ----------
+    optics : Optics
+        Camera pixel size, PSF (Gaussian) and upsampling factor.
+    shape : (int, int), default (64, 64)
+        Frame size in camera pixels (at least 4 x 4).
+    n_frames : int, default 361
+        Number of frames.
+    density_per_um2 : float, default 6.0
+        Mean number of active emitters per um^2 per frame (Poisson).
+    structure : {"tubes", "filaments", "points", "rings"}, default "tubes"
+        Where emitters can be (see :func:`make_structure`).
+    n_structures : int, optional
+        Number of tubes, filaments, rings or points (default per structure).
+    photons_mean, photons_std : float
+        Normal distribution of the photons of an active emitter.
+    camera : Camera, optional
+        Camera model (default: background 20 photons, read noise 4.5 e-,
+        gain 1, offset 50 ADU; background 0 with ``snr_db``).
+    snr_db : float, optional
+        Target SNR per frame instead of the camera model.
+    seed : int, optional
+        Seed of every random step; a fresh one (recorded in ``meta``) if omitted.
+    progress : bool, default False
+        Unused; kept for compatibility.
+
+    Returns
+    -------
+    SMLMSimulation
+        The stack, the ground truth (``Localizations``) and ``meta``.
 
     Examples
     --------
@@ -261,6 +274,39 @@ def simulate_fluctuation(
     ``blinking``). With ``snr_db``, Gaussian noise of variance
     ``var(clean)/10^(SNR/10)`` is added after the Poisson draw (the COL0RME
     scripts' definition) and the stack is float32 photons.
+
+    Parameters
+    ----------
+    optics : Optics
+        Camera pixel size, PSF and upsampling factor ``q`` (the fine grid).
+    shape : (int, int), default (64, 64)
+        Frame size in camera pixels (at least 4 x 4).
+    n_frames : int, default 500
+        Number of frames (at least 2).
+    structure : {"tubes", "filaments", "points", "rings"}, default "filaments"
+        Where emitters are (see :func:`make_structure`).
+    n_structures : int, optional
+        Number of tubes, filaments, rings or points (default per structure).
+    on_probability : float, default 0.25
+        Probability that an emitter is on in a frame.
+    brightness : float, default 500.0
+        Photons per frame of an emitter that is on.
+    blinking_model : {"bernoulli", "telegraph"}, default "bernoulli"
+        Independent frames, or an on/off process (see ``blinking``).
+    mean_on_frames : float, default 1.0
+        Mean on-time in frames (telegraph only).
+    camera : Camera, optional
+        Camera model (default: background 50 photons, read noise 2 e-,
+        gain 1, offset 100 ADU; background 0 with ``snr_db``).
+    snr_db : float, optional
+        Target SNR over the stack instead of the camera model.
+    seed : int, optional
+        Seed of every random step; a fresh one (recorded in ``meta``) if omitted.
+
+    Returns
+    -------
+    FluctuationSimulation
+        The stack, the fine-grid ground truth and ``meta``.
 
     Examples
     --------

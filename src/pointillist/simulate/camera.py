@@ -54,9 +54,17 @@ class Camera:
             raise InputError(f"background_kind must be 'constant' or 'smooth', got {self.background_kind!r}")
 
     def photons_to_adu_help(self) -> str:
+        """How to convert this camera's ADU back to photons, as text (recorded in ``meta.json``)."""
         return f"photons = (ADU - {self.offset}) / {self.gain}"
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (for ``meta.json``).
+
+        Examples
+        --------
+        >>> Camera().as_dict()["offset"]
+        100.0
+        """
         return asdict(self)
 
 
@@ -64,6 +72,21 @@ def smooth_background(shape, level: float, *, rng: RNGLike = None, scale_px: flo
     """A positive smooth field with mean about ``level``, ranging over [0.5, 1.5] x ``level``.
 
     White noise low-passed by a Gaussian of ``scale_px`` pixels, rescaled.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame shape in pixels.
+    level : float
+        Mean background in photons per pixel.
+    rng : int, numpy.random.Generator or None
+        The white noise.
+    scale_px : float, default 16.0
+        Standard deviation of the Gaussian low-pass, in pixels.
+
+    Returns
+    -------
+    ndarray of float64, shape ``shape``
 
     Examples
     --------
@@ -85,6 +108,28 @@ def apply_camera(expected_photons: np.ndarray, camera: Camera, *, rng: RNGLike =
 
     ``background`` (photons per pixel, broadcast to a frame) overrides the
     camera's constant background.
+
+    Parameters
+    ----------
+    expected_photons : ndarray
+        Expected signal photons per pixel (a frame or a stack).
+    camera : Camera
+        Background, read noise, gain, offset and quantisation.
+    rng : int, numpy.random.Generator or None
+        Shot and read noise.
+    background : float or ndarray, optional
+        Background photons per pixel instead of ``camera.background``.
+
+    Returns
+    -------
+    ndarray
+        uint16 ADU when ``camera.quantize``, else float32 ADU.
+
+    Examples
+    --------
+    >>> frame = apply_camera(np.zeros((4, 4)), Camera(background=0.0, read_noise=0.0, offset=100.0), rng=0)
+    >>> frame.dtype.name, int(frame.min()), int(frame.max())
+    ('uint16', 100, 100)
     """
     rng = as_rng(rng)
     bg = camera.background if background is None else background
@@ -110,6 +155,26 @@ def add_noise_at_snr(
     variance ``var(clean) / 10^(SNR/10)`` over the whole stack, added after
     the Poisson draw (its achieved value is reported in that definition).
     The noisy stack is float (photons); it is not clipped.
+
+    Parameters
+    ----------
+    clean : ndarray, (H, W) or (T, H, W)
+        Clean photons (non-negative when ``poisson``).
+    snr_db : float
+        Target SNR in dB.
+    rng : int, numpy.random.Generator or None
+        The noise.
+    poisson : bool, default True
+        Draw Poisson noise first.
+    definition : {"energy", "variance"}, default "energy"
+        Which SNR is reached (see above).
+
+    Returns
+    -------
+    noisy : ndarray of float64, (T, H, W)
+        Noisy photons.
+    achieved : ndarray of float64
+        The SNR reached, per frame (``"energy"``) or one value (``"variance"``).
 
     Examples
     --------

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._rng import RNGLike, as_rng
 from ..errors import InputError
-from ..io.localizations import Localizations
+from ..localizations import Localizations
 
 __all__ = ["smlm_activations", "blinking", "snap_to_grid"]
 
@@ -26,6 +26,26 @@ def smlm_activations(
     Each frame draws ``Poisson(density * area)`` emitters from ``pool_xy``
     (without replacement while the pool allows), each emitting
     ``Normal(photons_mean, photons_std)`` photons (clipped to at least 1).
+
+    Parameters
+    ----------
+    pool_xy : ndarray, (n, 2)
+        Possible emitter positions ``(x, y)`` in nm (e.g. from ``make_structure``).
+    n_frames : int
+        Number of frames.
+    density_per_um2 : float
+        Mean number of active emitters per um^2 per frame.
+    area_um2 : float
+        Area of the field of view in um^2.
+    photons_mean, photons_std : float
+        Normal distribution of the photons of an active emitter.
+    rng : int, numpy.random.Generator or None
+        Counts, picks and photons.
+
+    Returns
+    -------
+    Localizations
+        One row per activation (0-based frames, nm, photons).
 
     Examples
     --------
@@ -70,6 +90,26 @@ def blinking(
     process with exponential on-times of mean ``mean_on_frames`` and
     off-times of mean ``mean_on_frames (1 - p) / p``, started in its
     stationary state; photons = ``brightness`` x the on-time inside the frame.
+
+    Parameters
+    ----------
+    n_emitters, n_frames : int
+        Size of the result.
+    on_probability : float, default 0.25
+        Probability (bernoulli) or stationary fraction of time (telegraph) on.
+    brightness : float, default 500.0
+        Photons per frame of an emitter on for the whole frame.
+    model : {"bernoulli", "telegraph"}, default "bernoulli"
+        The blinking process.
+    mean_on_frames : float, default 1.0
+        Mean on-time in frames (telegraph only).
+    rng : int, numpy.random.Generator or None
+        The on/off draws.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_frames, n_emitters)
+        Photons of each emitter in each frame.
 
     Examples
     --------
@@ -118,7 +158,29 @@ def _add_interval(column: np.ndarray, start: float, stop: float) -> None:
 
 
 def snap_to_grid(xy_nm: np.ndarray, *, shape, pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (row, col) fine-grid pixels containing the points inside the grid, raster order."""
+    """Unique (row, col) fine-grid pixels containing the points inside the grid, raster order.
+
+    Parameters
+    ----------
+    xy_nm : ndarray, (n, 2)
+        Positions ``(x, y)`` in nm.
+    shape : (int, int)
+        Grid shape (rows, columns); points outside are dropped.
+    pixel_size_nm : float
+        Size of a grid pixel in nm.
+
+    Returns
+    -------
+    rows, cols : ndarray of int64
+        One entry per occupied pixel.
+
+    Examples
+    --------
+    >>> xy = np.array([[30.0, 10.0], [35.0, 12.0], [90.0, 60.0]])  # two in pixel (0, 1), one outside
+    >>> rows, cols = snap_to_grid(xy, shape=(2, 2), pixel_size_nm=25.0)
+    >>> rows.tolist(), cols.tolist()
+    ([0], [1])
+    """
     xy_nm = np.asarray(xy_nm, dtype=np.float64)
     rows = np.floor(xy_nm[:, 1] / pixel_size_nm).astype(np.int64)
     cols = np.floor(xy_nm[:, 0] / pixel_size_nm).astype(np.int64)

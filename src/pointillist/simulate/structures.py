@@ -50,6 +50,28 @@ def filaments(
     emitter is displaced across the axis by ``diameter/2 * cos(theta)``,
     ``theta`` uniform.
 
+    Parameters
+    ----------
+    n : int
+        Number of filaments.
+    fov_nm : (float, float)
+        Field of view ``(height, width)`` in nm.
+    spacing_nm : float, default 5.0
+        Distance between consecutive emitters along a filament.
+    persistence_nm : float, default 3000.0
+        Persistence length: larger is straighter.
+    diameter_nm : float, default 0.0
+        Tube diameter (0: a thin curve).
+    margin_nm : float, default 0.0
+        The curves stop this far from the border of the field.
+    rng : int, numpy.random.Generator or None
+        Starts, headings, turns and tube offsets.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_emitters, 2)
+        Emitter positions ``(x, y)`` in nm, filament after filament.
+
     Examples
     --------
     >>> xy = filaments(3, fov_nm=(2000, 2000), rng=0)
@@ -92,6 +114,22 @@ def filaments(
 def random_points(n: int, *, fov_nm, margin_nm: float = 0.0, rng: RNGLike = None) -> np.ndarray:
     """``n`` points uniformly distributed in the field (minus a margin).
 
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    fov_nm : (float, float)
+        ``(height, width)`` of the field in nm.
+    margin_nm : float, default 0.0
+        No point is closer than this to the border.
+    rng : int, numpy.random.Generator or None
+        Draws the positions.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, 2)
+        ``(x, y)`` of each point in nm.
+
     Examples
     --------
     >>> random_points(4, fov_nm=(100, 200), rng=1).shape
@@ -109,6 +147,26 @@ def rings(
     n: int, *, fov_nm, radius_nm: float = 250.0, spacing_nm: float = 5.0, margin_nm: float = 0.0, rng: RNGLike = None
 ) -> np.ndarray:
     """``n`` circles of radius ``radius_nm`` with emitters every ``spacing_nm``, centres at random.
+
+    Parameters
+    ----------
+    n : int
+        Number of rings.
+    fov_nm : (float, float)
+        Field ``(height, width)`` in nm; every ring lies inside it.
+    radius_nm : float, default 250.0
+        Radius of every ring.
+    spacing_nm : float, default 5.0
+        Distance between neighbouring emitters on a ring (at least 3 per ring).
+    margin_nm : float, default 0.0
+        Gap between the rings and the border of the field.
+    rng : int, numpy.random.Generator or None
+        Draws the centres.
+
+    Returns
+    -------
+    ndarray of float64, shape (n * emitters per ring, 2)
+        Emitter positions ``(x, y)`` in nm, ring after ring.
 
     Examples
     --------
@@ -132,6 +190,18 @@ def rings(
 def emitter_pair(separation_nm: float, *, center_nm) -> np.ndarray:
     """Two emitters on one column (same x), ``separation_nm`` apart in y (DeepCEL0 tests 1a, 2a).
 
+    Parameters
+    ----------
+    separation_nm : float
+        Distance between the two emitters.
+    center_nm : (float, float)
+        ``(x, y)`` of their midpoint in nm.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, 2)
+        ``(x, y)`` positions in nm, the upper one first.
+
     Examples
     --------
     >>> emitter_pair(25.0, center_nm=(100.0, 100.0)).tolist()
@@ -144,6 +214,20 @@ def emitter_pair(separation_nm: float, *, center_nm) -> np.ndarray:
 
 def emitter_circle(radius_nm: float = 125.0, *, center_nm, n: int = 4) -> np.ndarray:
     """``n`` emitters evenly spaced on a circle (DeepCEL0 test 3a: four on a 125 nm circle).
+
+    Parameters
+    ----------
+    radius_nm : float, default 125.0
+        Radius of the circle.
+    center_nm : (float, float)
+        ``(x, y)`` of its centre in nm.
+    n : int, default 4
+        Number of emitters, the first at angle 0 (on the +x side).
+
+    Returns
+    -------
+    ndarray of float64, shape (n, 2)
+        ``(x, y)`` positions in nm.
 
     Examples
     --------

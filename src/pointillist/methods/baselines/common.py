@@ -1,4 +1,4 @@
-"""What the baselines share: their result, input checks and band-limited resampling onto the fine grid."""
+"""What the baselines share: their result, option checks and band-limited resampling onto the fine grid."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import InputError
-from ...optics import Optics
+from ...result import Result
 
-__all__ = ["BaselineResult", "validate_stack", "calibrated", "check_calibration", "check_optics", "real_number",
-           "trig_interpolation_matrix", "to_fine_grid"]
+__all__ = ["BaselineResult", "real_number", "trig_interpolation_matrix", "to_fine_grid"]
 
 
-@dataclass
-class BaselineResult:
-    """What every baseline returns.
+@dataclass(kw_only=True)
+class BaselineResult(Result):
+    """What every baseline returns: the core fields of :class:`~pointillist.result.Result` and the following.
 
     Attributes
     ----------
@@ -26,27 +25,17 @@ class BaselineResult:
         and LSPARCOM estimate a physical quantity (the emitters' variance,
         up to the data normalisation); SOFI and SRRF images are not linear
         in the intensity.
-    method : str
-    optics : Optics
-    seconds : float
     support : bool ndarray (qH, qW) or None
         For the sparse methods (SPARCOM, LSPARCOM): ``image > threshold * max``.
     parameters : dict
         Every setting used (JSON-friendly).
     extra : dict
         Method-specific arrays (native-grid images, parameter maps).
-    history : dict
-        Per-iteration records of iterative methods.
     """
 
     image: np.ndarray
-    method: str
-    optics: Optics
-    seconds: float
     support: np.ndarray | None = None
-    parameters: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict, repr=False)
-    history: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict:
         """JSON-friendly scalars for ``run.json``."""
@@ -56,69 +45,6 @@ class BaselineResult:
         if self.history.get("objective"):
             out["iterations"] = len(self.history["objective"])
         return out
-
-
-def validate_stack(stack, method: str, *, min_frames: int = 2, chunk: int = 64) -> np.ndarray:
-    """The stack as a ``(T, H, W)`` array, or an ``InputError`` naming the problem.
-
-    The array is returned unconverted (a memory-mapped TIFF stays on disk):
-    the methods read it in chunks of frames and calibrate each chunk with
-    ``calibrated``. The checks (finite values, not constant in time) also
-    run chunk by chunk.
-
-    Examples
-    --------
-    >>> validate_stack(np.zeros((5, 8, 8)) + np.arange(5)[:, None, None], "SOFI").shape
-    (5, 8, 8)
-    """
-    arr = np.asarray(stack)
-    if arr.ndim != 3:
-        raise InputError(f"{method} needs a stack of frames (frames, rows, columns), got shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"the stack must hold real numbers, got dtype {arr.dtype}")
-    t, h, w = arr.shape
-    if t < min_frames:
-        raise InputError(f"{method} needs at least {min_frames} frames, the stack has {t}")
-    if h < 4 or w < 4:
-        raise InputError(f"frames of {h} x {w} pixels are too small for {method} (at least 4 x 4)")
-    first, constant = arr[0], True
-    for start in range(0, t, chunk):
-        block = arr[start : start + chunk]
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(block)):
-            raise InputError("the stack contains NaN or infinite values")
-        constant = constant and bool(np.all(block == first))
-    if constant:
-        raise InputError("the stack is constant in time: there are no fluctuations to analyse")
-    return arr
-
-
-def calibrated(frames, offset: float, gain: float) -> np.ndarray:
-    """``(frames - offset) / gain`` in float64 (photons from camera ADU).
-
-    Examples
-    --------
-    >>> calibrated(np.array([[[110, 120]]], dtype=np.uint16), 100, 2.0).tolist()
-    [[[5.0, 10.0]]]
-    """
-    return (np.asarray(frames, dtype=np.float64) - offset) / gain
-
-
-def check_calibration(offset, gain) -> None:
-    """Refuse a camera offset that is not a finite number or a gain that is not a positive one.
-
-    Examples
-    --------
-    >>> check_calibration(100, 2.0)
-    >>> check_calibration(100, 0)
-    Traceback (most recent call last):
-    ...
-    pointillist.errors.InputError: gain must be a positive number (ADU per photon), got 0
-    """
-    number = (int, float, np.integer, np.floating)
-    if isinstance(offset, bool) or not (isinstance(offset, number) and math.isfinite(offset)):
-        raise InputError(f"offset must be a finite number (camera ADU), got {offset!r}")
-    if isinstance(gain, bool) or not (isinstance(gain, number) and math.isfinite(gain) and gain > 0):
-        raise InputError(f"gain must be a positive number (ADU per photon), got {gain!r}")
 
 
 def real_number(name: str, value, *, low: float = -math.inf, high: float = math.inf,
@@ -140,13 +66,6 @@ def real_number(name: str, value, *, low: float = -math.inf, high: float = math.
         span = f"{'[' if include_low else '('}{low:g}, {high:g})"
         raise InputError(f"{name} must be a number in {span}, got {value!r}")
     return float(value)
-
-
-def check_optics(optics) -> Optics:
-    """``optics`` itself, or a clear error when it is not an ``Optics``."""
-    if not isinstance(optics, Optics):
-        raise InputError("optics must be a pointillist.optics.Optics")
-    return optics
 
 
 def trig_interpolation_matrix(n: int, start: float, step: float, points) -> np.ndarray:

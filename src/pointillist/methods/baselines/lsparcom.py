@@ -24,9 +24,7 @@ by ``scripts/train_lsparcom.sh``.
 from __future__ import annotations
 
 import copy
-import math
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +33,16 @@ from torch import nn
 
 from ..._device import resolve_device
 from ...errors import InputError
-from ...io.atomic import atomic_path
-from ...io.hashing import file_sha256
-from ...io.training_files import read_checkpoint
-from .common import BaselineResult, check_calibration, check_optics, real_number, validate_stack
+from ...io.weights import LoadedWeights, check_weights_optics, load_weights
+from ...acquisition import as_acquisition
+from ...optics import require_optics
+from .common import BaselineResult, real_number
 
-__all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "save_lsparcom", "load_lsparcom", "shipped_lsparcom_path",
-           "target_scale", "write_lsparcom_manifest", "check_trained_optics", "FORMAT", "DEFAULT_THRESHOLD",
-           "SIGMA_TOLERANCE"]
+__all__ = ["LSPARCOMNet", "lsparcom", "variance_input", "load_lsparcom", "target_scale", "ARCHITECTURE",
+           "ARCHITECTURES", "DEFAULT_THRESHOLD", "SIGMA_TOLERANCE"]
 
-FORMAT = "pointillist-lsparcom/1"
-SHIPPED_NAME = "lsparcom.pt"
+#: architecture name in the weights record (keyword arguments: ``folds``, ``input_kernel``, ``state_kernel``)
+ARCHITECTURE = "lsparcom-unfolded-ista"
 #: support = output > threshold * max(output); calibrated on simulated filaments and tubes by
 #: benchmarks/baselines_calibration.py (docs/benchmarks.md, "Baselines")
 DEFAULT_THRESHOLD = 0.2
@@ -136,86 +133,40 @@ def variance_input(variance: np.ndarray, upsample: int) -> tuple[np.ndarray, flo
     return np.kron(variance / scale, np.ones((q, q))), scale
 
 
-def save_lsparcom(net: LSPARCOMNet, path, *, optics: dict, output_scale: float, training: dict | None = None,
-                  overwrite: bool = False) -> Path:
-    """Write a checkpoint atomically (architecture, weights, the optics it was trained for, output scale, training)."""
-    path = Path(path)
-    state = {"format": FORMAT, "folds": net.folds, "input_kernel": net.input_kernel, "state_kernel": net.state_kernel,
-             "optics": dict(optics), "target_scale": float(output_scale),
-             "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": training or {}}
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        torch.save(state, tmp)
-    return path
+ARCHITECTURES = {ARCHITECTURE: LSPARCOMNet}
 
 
-def shipped_lsparcom_path() -> Path:
-    path = Path(str(resources.files("pointillist") / "weights" / SHIPPED_NAME))
-    if not path.is_file():
-        raise InputError(f"the shipped LSPARCOM weights {path} are missing from this installation; give --weights PATH")
-    return path
-
-
-def load_lsparcom(path=None, *, device="cpu") -> LSPARCOMNet:
+def load_lsparcom(path=None, *, device="cpu") -> LoadedWeights:
     """Load LSPARCOM weights (the shipped ones if ``path`` is None), in eval mode, offline.
 
-    ``.trained_optics`` holds ``upsample`` and ``sigma_px`` (PSF sigma in
-    camera pixels) the weights were trained for; ``.target_scale`` the
-    factor the outputs carry (see ``target_scale``).
+    Parameters
+    ----------
+    path : path, optional
+        Weights file from ``pointillist train --method lsparcom``.
+    device : str or torch.device
+
+    Returns
+    -------
+    LoadedWeights
+        ``.net`` (an :class:`LSPARCOMNet`) and ``.record``: ``record.optics``
+        the optics it was trained for (the PSF width in camera pixels is
+        what must match, within ``SIGMA_TOLERANCE``), ``record.extra["output_scale"]``
+        the factor the outputs carry (see ``target_scale``).
 
     Examples
     --------
-    >>> net = load_lsparcom()
-    >>> net.folds, net.trained_optics["upsample"]
-    (10, 4)
+    >>> w = load_lsparcom()
+    >>> w.net.folds, w.record.optics.upsample, w.record.optics.pixel_size_tolerance
+    (10, 4, None)
     """
-    path = shipped_lsparcom_path() if path is None else Path(path)
-    state = read_checkpoint(path, FORMAT, "LSPARCOM weights")
-    net = LSPARCOMNet(state["folds"], state["input_kernel"], state["state_kernel"])
-    net.load_state_dict(state["state_dict"])
-    net = net.to(resolve_device(device)).eval()
-    net.trained_optics = dict(state["optics"])
-    net.target_scale = float(state["target_scale"])
-    net.training_summary = dict(state.get("training", {}))
-    net.path, net.sha256 = str(path), file_sha256(path)
-    return net
+    return load_weights(path, method="lsparcom", architectures=ARCHITECTURES, device=resolve_device(device))
 
 
-def write_lsparcom_manifest(folder, *, note: str = "") -> Path:
-    """(Re)write ``folder/lsparcom.manifest.json`` for ``folder/lsparcom.pt`` (what, how trained, sha256)."""
-    from ...io.atomic import write_json
-
-    folder = Path(folder)
-    path = folder / SHIPPED_NAME
-    net = load_lsparcom(path)
-    t = net.training_summary
-    entry = {
-        "file": SHIPPED_NAME, "method": "lsparcom",
-        "architecture": {"name": "unfolded ISTA (relu soft threshold)", "folds": net.folds,
-                         "input_kernel": net.input_kernel, "state_kernel": net.state_kernel,
-                         "parameters": sum(p.numel() for p in net.parameters())},
-        "optics": net.trained_optics, "target_scale": net.target_scale,
-        **{k: t.get(k) for k in ("config", "epochs_run", "best_epoch", "best_val_loss", "n_train", "n_val",
-                                 "device", "seconds")},
-        "sha256": file_sha256(path), "bytes": path.stat().st_size,
-    }
-    return write_json(folder / "lsparcom.manifest.json", {"note": note, "lsparcom": entry}, overwrite=True)
-
-
-def check_trained_optics(net: LSPARCOMNet, optics) -> None:
-    """Refuse optics the weights were not trained for (other q, PSF sigma off by over 15 %), saying how to train."""
-    trained = net.trained_optics
-    q, sigma = int(trained["upsample"]), float(trained["sigma_px"])
-    if optics.upsample != q or abs(optics.sigma_px / sigma - 1) > SIGMA_TOLERANCE:
-        raise InputError(
-            f"these LSPARCOM weights were trained for --upsample {q} and a PSF sigma of {sigma:.2f} camera pixels; "
-            f"the data have --upsample {optics.upsample} and sigma {optics.sigma_px:.2f} px. Train weights for "
-            f"these optics with `pointillist train --method lsparcom --upsample {optics.upsample} --pixel-size "
-            f"{optics.pixel_size_nm:g} --psf-fwhm {optics.sigma_nm * 2 * math.sqrt(2 * math.log(2)):.1f} -o "
-            "lsparcom.pt` and pass --weights lsparcom.pt")
-
-
-def temporal_variance(data: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+def temporal_variance(data, *, chunk: int = 256) -> np.ndarray:
     """Per-pixel temporal variance (``T - 1`` normalisation), accumulated in chunks around a pilot mean.
+
+    ``data`` is an array or an :class:`~pointillist.acquisition.Acquisition`
+    (then in photons; the pass also leaves its mean frame).
 
     Examples
     --------
@@ -223,34 +174,35 @@ def temporal_variance(data: np.ndarray, *, chunk: int = 256) -> np.ndarray:
     >>> bool(np.allclose(temporal_variance(data, chunk=7), data.var(axis=0, ddof=1)))
     True
     """
-    pilot = data[: min(chunk, len(data))].mean(axis=0, dtype=np.float64)
-    s1 = np.zeros(data.shape[1:])
-    s2 = np.zeros(data.shape[1:])
-    for start in range(0, len(data), chunk):
-        d = np.asarray(data[start : start + chunk], dtype=np.float64) - pilot
-        s1 += d.sum(axis=0)
-        s2 += (d * d).sum(axis=0)
-    t = len(data)
+    acq = as_acquisition(data)
+    pilot, s1, s2 = None, 0.0, 0.0
+    for _, block in acq.chunks(chunk):
+        pilot = block.mean(axis=0) if pilot is None else pilot
+        d = block - pilot
+        s1 = s1 + d.sum(axis=0)
+        s2 = s2 + (d * d).sum(axis=0)
+    t = acq.n_frames
     return (s2 - s1 * s1 / t) / (t - 1)
 
 
-def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOLD, offset: float = 0.0,
-             gain: float = 1.0, device=None, progress: bool = False) -> BaselineResult:
+def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOLD, offset=None, gain=None,
+             calibration=None, device=None, progress: bool = False) -> BaselineResult:
     """LSPARCOM: the trained unfolded-ISTA network applied to the temporal variance of the frames.
 
     Parameters
     ----------
-    stack : array (T, H, W)
+    stack : array (T, H, W), path or Acquisition
     optics : Optics
         Must match the optics the weights were trained for (same q, PSF
         sigma within 15 %); the shipped weights: q = 4, FWHM 258.21 nm at
         100 nm pixels.
-    weights : path or LSPARCOMNet, optional
-        Default: the shipped weights.
+    weights : path or LoadedWeights, optional
+        A weights file or what ``load_lsparcom`` returned; default: the shipped weights.
     threshold : float
         Support = output > threshold * max(output).
-    offset, gain : float
-        Camera calibration (the variance scales with 1 / gain^2).
+    offset, gain : float or ndarray, optional
+        Camera calibration (the variance scales with 1 / gain^2); or ``calibration``.
+    calibration : Calibration, optional
     device : str, optional
     progress : bool
         Unused (one forward pass); accepted as every method's.
@@ -265,29 +217,29 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     (48, 48)
     """
     t0 = time.perf_counter()
-    optics = check_optics(optics)
-    check_calibration(offset, gain)
+    optics = require_optics(optics)
     threshold = real_number("threshold", threshold, low=0, high=1)
-    data = validate_stack(stack, "LSPARCOM")  # the offset cancels in the variance
+    data = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require(
+        "LSPARCOM", min_frames=2, fluctuations=True)
     dev = resolve_device(device)
-    if isinstance(weights, LSPARCOMNet):
-        net = copy.deepcopy(weights).to(dev).eval()  # the caller's network stays where it is, in its mode
+    if isinstance(weights, LoadedWeights):
+        # the caller's network stays where it is, in its mode
+        net, record = copy.deepcopy(weights.net).to(dev).eval(), weights.record
     elif weights is None or isinstance(weights, (str, Path)):
-        net = load_lsparcom(weights, device=dev)
+        loaded = load_lsparcom(weights, device=dev)
+        net, record = loaded.net, loaded.record
     else:
-        raise InputError(f"weights must be a checkpoint path or an LSPARCOMNet, got {type(weights).__name__}")
-    if not hasattr(net, "trained_optics") or not hasattr(net, "target_scale"):
-        raise InputError("an LSPARCOMNet passed as weights needs .trained_optics and .target_scale "
-                         "(load it with load_lsparcom)")
-    check_trained_optics(net, optics)
-    u, scale = variance_input(temporal_variance(data) / gain**2, optics.upsample)
+        raise InputError(f"weights must be a weights file or what load_lsparcom returned, got "
+                         f"{type(weights).__name__}")
+    check_weights_optics(record, optics, force_option=None)
+    u, scale = variance_input(temporal_variance(data), optics.upsample)
     with torch.no_grad():
         out = net(torch.as_tensor(u, dtype=torch.float32, device=dev)[None, None])[0, 0].double().cpu().numpy()
-    image = out * (scale / net.target_scale)
+    image = out * (scale / record.extra["output_scale"])
     support = image > threshold * image.max() if image.max() > 0 else np.zeros(image.shape, dtype=bool)
-    params = {"threshold": threshold, "weights": getattr(net, "path", None),
-              "weights_sha256": getattr(net, "sha256", None),
-              "trained_optics": net.trained_optics, "folds": net.folds, "offset": offset, "gain": gain,
-              "device": str(dev), "optics": optics.as_dict(), "n_frames": int(data.shape[0])}
-    return BaselineResult(image=image, method="lsparcom", optics=optics, seconds=time.perf_counter() - t0,
-                          support=support, parameters=params, extra={"variance_scale": scale})
+    params = {"threshold": threshold, "weights": record.path, "weights_sha256": record.sha256,
+              "trained_optics": record.optics.as_dict(), "folds": net.folds,
+              **data.calibration.as_dict(), "device": str(dev), "optics": optics.as_dict(), "n_frames": data.n_frames}
+    return BaselineResult(image=image, method="lsparcom", optics=optics, calibration=data.calibration,
+                          seconds=time.perf_counter() - t0, n_frames=data.n_frames, support=support,
+                          parameters=params, extra={"variance_scale": scale}, mean=data.mean)

@@ -11,31 +11,25 @@ variance of the emitters in each fine pixel, on the input's scale times
 misplacement costs less than a miss. Adam (the data filters at
 ``data_lr_factor`` times the rate, gradients clipped), learning rate halved
 at 50 and 75 % of the epochs, best validation checkpoint kept, seeded,
-resumable.
+resumable: a recipe of :func:`pointillist.training.engine.train`.
 
-Files beside ``lsparcom.pt``: ``.json`` (configuration, per-epoch losses),
-``.log``, ``.resume.pt``.
+Files beside ``lsparcom.pt``: ``.json`` (the weights record), ``.log``, ``.resume.pt``.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from ... import __version__
-from ..._device import resolve_device
 from ..._rng import as_rng
 from ...errors import InputError
-from ...io.atomic import atomic_path, write_json, write_text
-from ...io.training_files import load_resume_state, prepare_training_files, restore_run
 from ...optics import Optics
-from .lsparcom import LSPARCOMNet, save_lsparcom, target_scale, temporal_variance, variance_input
+from ...training.engine import Recipe, StepLoss, TrainingResult, train
+from .lsparcom import ARCHITECTURE, SIGMA_TOLERANCE, LSPARCOMNet, target_scale, temporal_variance, variance_input
 
-__all__ = ["LsparcomTrainingConfig", "simulate_lsparcom_samples", "train_lsparcom"]
+__all__ = ["LsparcomTrainingConfig", "LsparcomRecipe", "simulate_lsparcom_samples", "train_lsparcom"]
 
 STRUCTURES = ("filaments", "tubes", "points", "rings")
 GRAD_CLIP = 1.0
@@ -140,9 +134,93 @@ def _augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator):
     return x, y
 
 
+class LsparcomRecipe(Recipe):
+    """LSPARCOM for :func:`~pointillist.training.engine.train`.
+
+    Parameters
+    ----------
+    config : LsparcomTrainingConfig
+    """
+
+    method = "lsparcom"
+    grad_clip = GRAD_CLIP
+
+    def __init__(self, config: LsparcomTrainingConfig):
+        self.config = config
+
+    def prepare(self, device):
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        x_all, y_all = (torch.as_tensor(a)[:, None] for a in simulate_lsparcom_samples(c.n_train + c.n_val, c, rng))
+        return {"x_train": x_all[: c.n_train], "y_train": y_all[: c.n_train],
+                "x_val": x_all[c.n_train :].to(device), "y_val": y_all[c.n_train :].to(device)}
+
+    def build(self):
+        return LSPARCOMNet(self.config.folds, self.config.input_kernel, self.config.state_kernel)
+
+    def optimizer(self, net, stage):
+        c = self.config
+        # the data filters have hundreds of small taps: at the state steps' rate Adam would change them all by
+        # about their own size in one step and cut every ReLU
+        return torch.optim.Adam([{"params": net.data.parameters(), "lr": c.lr * c.data_lr_factor},
+                                 {"params": list(net.state.parameters()) + [net.raw_thresholds]}], lr=c.lr)
+
+    def scheduler(self, optimizer, stage):
+        milestones = sorted({max(1, int(round(f * self.config.epochs))) for f in (0.5, 0.75)})
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.5)
+
+    def batches(self, data, epoch, gen, device):
+        c = self.config
+        order = torch.randperm(c.n_train, generator=gen)
+        for start in range(0, c.n_train, c.batch_size):
+            idx = order[start : start + c.batch_size]
+            x, y = _augment(data["x_train"][idx], data["y_train"][idx], gen)
+            yield x.to(device), y.to(device)
+
+    def loss(self, net, batch, data, stage, gen):
+        x, y = batch
+        loss = _loss(net(x), y, self.config.l1_weight)
+        return StepLoss(objective=loss, value=loss.item(), count=len(x))
+
+    def validate(self, net, data, device):
+        x, y, w = data["x_val"], data["y_val"], self.config.l1_weight
+        with torch.no_grad():
+            return float(np.mean([_loss(net(x[i : i + 16]), y[i : i + 16], w).item()
+                                  for i in range(0, len(x), 16)])), {}
+
+    def describe(self, data, net, device):
+        c = self.config
+        return (f"training lsparcom: {c.n_train} training and {c.n_val} validation stacks ({c.image_size} camera "
+                f"px, q = {c.upsample}), {sum(p.numel() for p in net.parameters())} parameters, device {device}")
+
+    def weights_fields(self, data, history):
+        from ...io.weights import Architecture, TrainedOptics
+
+        c = self.config
+        return {"architecture": Architecture(ARCHITECTURE, {"folds": c.folds, "input_kernel": c.input_kernel,
+                                                            "state_kernel": c.state_kernel}),
+                # only the PSF width in camera pixels matters (the network sees pixels, not nm)
+                "optics": TrainedOptics(c.pixel_size_nm, c.psf_fwhm_nm, c.upsample, pixel_size_tolerance=None,
+                                        psf_fwhm_tolerance=SIGMA_TOLERANCE),
+                "data": {"n_train": c.n_train, "n_val": c.n_val},
+                "extra": {"output_scale": target_scale(c.optics)}}
+
+
 def train_lsparcom(config: LsparcomTrainingConfig, output, *, device="cpu", resume: bool = False,
-                   overwrite: bool = False, progress: bool = True, echo=print) -> LSPARCOMNet:
-    """Train LSPARCOM; the best validation checkpoint is written to ``output``.
+                   overwrite: bool = False, progress: bool = True, echo=print) -> TrainingResult:
+    """Train LSPARCOM; the best validation weights are written to ``output``.
+
+    Parameters
+    ----------
+    config : LsparcomTrainingConfig
+        Optics, simulated stacks, folds and kernels, optimisation.
+    output, device, resume, overwrite, progress, echo
+        As :func:`pointillist.training.engine.train`.
+
+    Returns
+    -------
+    TrainingResult
+        ``.trained`` can be passed to :func:`~pointillist.methods.baselines.lsparcom.lsparcom` as ``weights``.
 
     Examples
     --------
@@ -150,113 +228,9 @@ def train_lsparcom(config: LsparcomTrainingConfig, output, *, device="cpu", resu
     >>> cfg = LsparcomTrainingConfig(n_train=2, n_val=1, image_size=8, epochs=1, batch_size=2, folds=2,
     ...                              input_kernel=7, state_kernel=3)
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     net = train_lsparcom(cfg, pathlib.Path(d) / "l.pt", progress=False, echo=lambda line: None)
-    >>> net.training_summary["epochs_run"]
-    1
+    ...     res = train_lsparcom(cfg, pathlib.Path(d) / "l.pt", progress=False, echo=lambda line: None)
+    >>> res.record.epochs, res.record.data["n_train"]
+    (1, 2)
     """
-    from tqdm import tqdm
-
-    paths = prepare_training_files(output, resume=resume, overwrite=overwrite)
-    dev = resolve_device(device)
-    torch.manual_seed(config.seed)
-    t0 = time.perf_counter()
-    optics = config.optics
-    trained_optics = {"upsample": optics.upsample, "sigma_px": optics.sigma_px, **optics.as_dict()}
-    out_scale = target_scale(optics)
-    rng = np.random.default_rng(config.seed)
-    x_all, y_all = (torch.as_tensor(a)[:, None] for a in simulate_lsparcom_samples(config.n_train + config.n_val,
-                                                                                   config, rng))
-    x_train, y_train = x_all[: config.n_train], y_all[: config.n_train]
-    x_val, y_val = x_all[config.n_train :].to(dev), y_all[config.n_train :].to(dev)
-    net = LSPARCOMNet(config.folds, config.input_kernel, config.state_kernel).to(dev)
-    # the data filters have hundreds of small taps: at the state steps' rate Adam would change them all by
-    # about their own size in one step and cut every ReLU
-    optimizer = torch.optim.Adam([{"params": net.data.parameters(), "lr": config.lr * config.data_lr_factor},
-                                  {"params": list(net.state.parameters()) + [net.raw_thresholds]}], lr=config.lr)
-    milestones = sorted({max(1, int(round(f * config.epochs))) for f in (0.5, 0.75)})
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.5)
-    history, best_val, best_epoch, best_state, start_epoch, log_lines = [], math.inf, 0, None, 0, []
-    if resume:
-        state = load_resume_state(paths, dev)
-        if state["config"] != config.as_dict():
-            raise InputError(f"{paths['resume']} was written with another configuration; start afresh with --overwrite")
-        history, best_val, best_epoch, best_state, start_epoch, log_lines = restore_run(state, net, optimizer,
-                                                                                       scheduler)
-        t0 -= sum(h["seconds"] for h in history)
-
-    def log(line):
-        log_lines.append(line)
-        echo(line)
-
-    if start_epoch == 0:
-        log(f"pointillist {__version__} training lsparcom: {config.n_train} training and {config.n_val} validation "
-            f"stacks ({config.image_size} camera px, q = {config.upsample}), "
-            f"{sum(p.numel() for p in net.parameters())} parameters, device {dev}")
-    else:
-        log(f"resuming after epoch {start_epoch}")
-    for epoch in range(start_epoch, config.epochs):
-        t_epoch = time.perf_counter()
-        net.train()
-        gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)
-        order = torch.randperm(config.n_train, generator=gen)
-        total, count = 0.0, 0
-        bar = tqdm(total=-(-config.n_train // config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False)
-        for start in range(0, config.n_train, config.batch_size):
-            idx = order[start : start + config.batch_size]
-            x, y = _augment(x_train[idx], y_train[idx], gen)
-            x, y = x.to(dev), y.to(dev)
-            optimizer.zero_grad(set_to_none=True)
-            loss = _loss(net(x), y, config.l1_weight)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-            optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
-            bar.update(1)
-        bar.close()
-        scheduler.step()
-        net.eval()
-        with torch.no_grad():
-            val = float(np.mean([_loss(net(x_val[i : i + 16]), y_val[i : i + 16], config.l1_weight).item()
-                                 for i in range(0, config.n_val, 16)]))
-        if not math.isfinite(val):
-            raise InputError(f"training diverged at epoch {epoch + 1}; lower --lr or change the seed")
-        improved = val < best_val
-        if improved:
-            best_val, best_epoch = val, epoch + 1
-            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        seconds = time.perf_counter() - t_epoch
-        history.append({"epoch": epoch + 1, "train_loss": total / count, "val_loss": val,
-                        "lr": optimizer.param_groups[1]["lr"], "seconds": seconds})
-        log(f"epoch {epoch + 1:3d} train {total / count:.4g}  val {val:.4g}  lr {history[-1]['lr']:.2g}  "
-            f"{seconds:.0f} s" + ("  (best)" if improved else ""))
-        summary = _summary(config, history, best_epoch, best_val, dev, time.perf_counter() - t0)
-        best = LSPARCOMNet(config.folds, config.input_kernel, config.state_kernel)
-        best.load_state_dict(best_state)
-        save_lsparcom(best, paths["weights"], optics=trained_optics, output_scale=out_scale, training=summary,
-                      overwrite=True)
-        with atomic_path(paths["resume"], overwrite=True) as tmp:
-            torch.save({"config": config.as_dict(), "net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "history": history, "best_val": best_val,
-                        "best_epoch": best_epoch, "best_state": best_state, "epoch": epoch + 1, "log": log_lines}, tmp)
-        write_json(paths["config"], summary, overwrite=True)
-        write_text(paths["log"], "\n".join(log_lines) + "\n", overwrite=True)
-    log(f"best validation loss {best_val:.4g} at epoch {best_epoch}; {time.perf_counter() - t0:.0f} s "
-        f"-> {paths['weights']}")
-    write_text(paths["log"], "\n".join(log_lines) + "\n", overwrite=True)
-    best = LSPARCOMNet(config.folds, config.input_kernel, config.state_kernel)
-    best.load_state_dict(best_state)
-    best = best.to(dev).eval()
-    best.trained_optics = trained_optics
-    best.target_scale = out_scale
-    best.training_summary = _summary(config, history, best_epoch, best_val, dev, time.perf_counter() - t0)
-    best.path = str(paths["weights"])
-    return best
-
-
-def _summary(config, history, best_epoch, best_val, dev, seconds) -> dict:
-    return {"method": "lsparcom", "pointillist_version": __version__, "config": config.as_dict(),
-            "epochs_run": len(history), "best_epoch": best_epoch, "best_val_loss": best_val,
-            "n_train": config.n_train, "n_val": config.n_val, "device": str(dev), "seconds": seconds,
-            "history": history}
+    return train(LsparcomRecipe(config), output, device=device, resume=resume, overwrite=overwrite,
+                 progress=progress, echo=echo)

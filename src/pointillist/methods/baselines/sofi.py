@@ -2,7 +2,7 @@
 
 Cumulants are accumulated over chunks of frames in float64 torch, so that
 memory does not grow with the number of frames beyond the stack itself.
-``δF = (F - <F>_t) / gain``; the camera offset cancels in every cumulant.
+``δF = F - <F>_t`` on the calibrated frames (photons); the camera offset cancels in every cumulant.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import time
 import numpy as np
 
 from ..._device import resolve_device
+from ...acquisition import as_acquisition
 from ...errors import InputError
-from .common import BaselineResult, check_calibration, check_optics, to_fine_grid, validate_stack
+from ...optics import require_optics
+from .common import BaselineResult, to_fine_grid
 
 __all__ = ["sofi"]
 
@@ -34,13 +36,13 @@ _PAIRS = {
 }
 
 
-def sofi(stack, *, optics, order=2, mode="xc", lag=0, balanced=False, offset=0.0, gain=1.0, device=None,
-         progress=False) -> BaselineResult:
+def sofi(stack, *, optics, order=2, mode="xc", lag=0, balanced=False, offset=None, gain=None, calibration=None,
+         device=None, progress=False) -> BaselineResult:
     """SOFI image of a fluctuation stack: a cumulant of each pixel's intensity in time.
 
     Parameters
     ----------
-    stack : array_like (T, H, W)
+    stack : array_like (T, H, W), path or Acquisition
         Frames in camera units; ``(stack - offset) / gain`` is analysed.
     optics : Optics
         ``sigma_px`` (Gaussian PSF) is needed for mode "xc" and for bSOFI;
@@ -78,8 +80,9 @@ def sofi(stack, *, optics, order=2, mode="xc", lag=0, balanced=False, offset=0.0
         ``sigma / 2``, 4th root, values under 4 % of the maximum set to 0),
         with the negative ringing of the resampling set to 0. ``order``
         must be 2 (the default) or 4; the result records order 4, mode "ac".
-    offset, gain : float
-        Camera offset and gain (ADU per photon).
+    offset, gain : float or ndarray, optional
+        Camera offset and gain (ADU per photon); or ``calibration``.
+    calibration : Calibration, optional
     device : str, optional
         Torch device; None means CPU.
     progress : bool
@@ -105,30 +108,32 @@ def sofi(stack, *, optics, order=2, mode="xc", lag=0, balanced=False, offset=0.0
     ((12, 10), (11, 9), 0.5)
     """
     start_time = time.perf_counter()
-    optics = check_optics(optics)
-    arr = validate_stack(stack, "SOFI")
-    n_frames = arr.shape[0]
-    order, mode, lag = _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames)
+    optics = require_optics(optics)
+    arr = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require(
+        "SOFI", min_frames=2, fluctuations=True)
+    n_frames = arr.n_frames
+    order, mode, lag = _check_options(order, mode, lag, balanced, optics, n_frames)
     dev = resolve_device(device)
     if balanced:
-        image, extra = _balanced(arr, optics, lag, gain, dev, progress)
+        image, extra = _balanced(arr, optics, lag, dev, progress)
     elif mode == "xc":
-        native = _xc2(arr, optics.sigma_px, lag, gain, dev, progress)
+        native = _xc2(arr, optics.sigma_px, lag, dev, progress)
         extra = {"native": native, "native_start": 0.5, "native_step": 0.5}
         image = to_fine_grid(native, start=0.5, step=0.5, upsample=optics.upsample)
     else:
-        native = _auto_cumulants(arr, (order,), lag, gain, dev, progress)[order]
+        native = _auto_cumulants(arr, (order,), lag, dev, progress)[order]
         extra = {"native": native, "native_start": 0.5, "native_step": 1.0}
         image = to_fine_grid(native, start=0.5, step=1.0, upsample=optics.upsample)
         if order > 2:
             image = np.abs(image)
-    parameters = {"order": order, "mode": mode, "lag": lag, "balanced": bool(balanced), "offset": float(offset),
-                  "gain": float(gain), "device": str(dev), "optics": optics.as_dict(), "n_frames": n_frames}
-    return BaselineResult(image=image, method="sofi", optics=optics, seconds=time.perf_counter() - start_time,
-                          support=None, parameters=parameters, extra=extra)
+    parameters = {"order": order, "mode": mode, "lag": lag, "balanced": bool(balanced),
+                  **arr.calibration.as_dict(), "device": str(dev), "optics": optics.as_dict(), "n_frames": n_frames}
+    return BaselineResult(image=image, method="sofi", optics=optics, calibration=arr.calibration,
+                          seconds=time.perf_counter() - start_time, n_frames=n_frames, support=None,
+                          parameters=parameters, extra=extra, mean=arr.mean)
 
 
-def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
+def _check_options(order, mode, lag, balanced, optics, n_frames):
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in (2, 3, 4):
         raise InputError(f"SOFI order must be 2, 3 or 4, got {order!r}")
     if mode not in ("xc", "ac"):
@@ -149,14 +154,13 @@ def _check_options(order, mode, lag, balanced, offset, gain, optics, n_frames):
     if span >= n_frames:
         raise InputError(f"lag {lag} with order {order} (mode {mode!r}) needs more than {span} frames, "
                          f"the stack has {n_frames}: use a smaller lag")
-    check_calibration(offset, gain)
     if (mode == "xc" or balanced) and not optics.is_gaussian:
         raise InputError("SOFI mode 'xc' and balanced SOFI need a Gaussian PSF width (psf_fwhm_nm); "
                          "with a measured PSF image use mode='ac' (--cumulant ac)")
     return int(order), mode, lag
 
 
-def _accumulate(arr, terms, gain, dev, progress):
+def _accumulate(arr, terms, dev, progress):
     """Mean over start times ``t < T - r`` of each term, given as ``key -> (r, fn)``.
 
     ``fn(frames, n)`` sums a product over the first ``n`` start times of a
@@ -167,7 +171,7 @@ def _accumulate(arr, terms, gain, dev, progress):
     n_frames, h, w = arr.shape
     span = max(r for r, _ in terms.values())
     step = max(1, _CHUNK_VALUES // (h * w))
-    mean = torch.as_tensor(arr.mean(axis=0, dtype=np.float64), device=dev)
+    mean = torch.as_tensor(arr.mean, device=dev)
     sums = {key: torch.zeros((), dtype=torch.float64, device=dev) for key in terms}
     starts = range(0, n_frames - min(r for r, _ in terms.values()), step)
     if progress:
@@ -176,7 +180,7 @@ def _accumulate(arr, terms, gain, dev, progress):
         starts = tqdm(starts, desc="SOFI", unit="chunk", disable=None, leave=False)
     for s in starts:
         stop = min(n_frames, s + step + span)
-        frames = (torch.as_tensor(np.asarray(arr[s:stop], dtype=np.float64), device=dev) - mean) / gain
+        frames = torch.as_tensor(arr[s:stop], device=dev) - mean
         for key, (r, fn) in terms.items():
             n = min(s + step, n_frames - r) - s
             if n > 0:
@@ -193,7 +197,7 @@ def _product(shifts):
     return fn
 
 
-def _auto_cumulants(arr, orders, lag, gain, dev, progress):
+def _auto_cumulants(arr, orders, lag, dev, progress):
     """Signed auto-cumulants ``{n: κ_n}`` (camera grid) at time lag ``lag``."""
     terms = {}
     for n in orders:
@@ -204,7 +208,7 @@ def _auto_cumulants(arr, orders, lag, gain, dev, progress):
             terms[((0, lag, 2 * lag, 3 * lag), r)] = None
             for a, b in ((0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2)):
                 terms[((a * lag, b * lag), r)] = None
-    moments = _accumulate(arr, {key: (key[1], _product(key[0])) for key in terms}, gain, dev, progress)
+    moments = _accumulate(arr, {key: (key[1], _product(key[0])) for key in terms}, dev, progress)
     out = {}
     for n in orders:
         r = (n - 1) * lag
@@ -231,13 +235,13 @@ def _pair(offsets, lag, shape):
     return fn
 
 
-def _xc2(arr, sigma, lag, gain, dev, progress):
+def _xc2(arr, sigma, lag, dev, progress):
     """Flattened XC2 on the virtual-pixel grid (2H - 1, 2W - 1), samples at camera coordinates 0.5 + k / 2."""
     h, w = arr.shape[1:]
     corner_lag = max(lag, 1)
     terms = {name: (lag, _pair(offsets, lag, (h, w))) for name, offsets in _PAIRS.items()}
     terms["ac"] = (corner_lag, _product((0, corner_lag)))
-    xc = _accumulate(arr, terms, gain, dev, progress)
+    xc = _accumulate(arr, terms, dev, progress)
     # dividing by exp(-d^2 / (4 sigma^2)) leaves U^2 at the midpoint whatever the pair's distance (SPEC 6.2)
     f1, f2, f4 = (math.exp(-d2 / (4 * sigma**2)) for d2 in (1, 2, 4))
     native = np.zeros((2 * h - 1, 2 * w - 1))
@@ -293,8 +297,8 @@ def _linearise(cumulant, n, sigma, dev):
     return lin
 
 
-def _balanced(arr, optics, lag, gain, dev, progress):
-    c = _auto_cumulants(arr, (2, 3, 4), lag, gain, dev, progress)
+def _balanced(arr, optics, lag, dev, progress):
+    c = _auto_cumulants(arr, (2, 3, 4), lag, dev, progress)
     # Parameters from the cumulants themselves: for one emitter c_n(r) = (eps U(r))^n f_n(rho) at every pixel, so
     # rho does not depend on U; deconvolving each order by a few RL iterations would sharpen them unequally.
     mask = c[2] > _PARAMETER_FLOOR * c[2].max()

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from ..._device import resolve_device
+from ...acquisition import as_acquisition
 from ...errors import InputError
-from .common import BaselineResult, calibrated, check_calibration, check_optics, real_number, validate_stack
+from ...optics import require_optics
+from .common import BaselineResult, real_number
 
 __all__ = ["sparcom", "DEFAULT_LAMBDA_RATIO", "DEFAULT_THRESHOLD", "DEFAULT_MAX_ITER"]
 
@@ -33,29 +35,14 @@ DEFAULT_THRESHOLD = 0.05
 DEFAULT_MAX_ITER = 400
 
 
-class _Padded:
-    """Calibrated frames padded by ``pad`` constant pixels (zero variance, so the periodic model's two ends do
-    not meet), read chunk by chunk from the stack as the covariance statistics ask for them."""
-
-    def __init__(self, data: np.ndarray, pad: int, offset: float, gain: float):
-        self.data, self.pad, self.offset, self.gain = data, pad, offset, gain
-        t, h, w = data.shape
-        self.shape = (t, h + 2 * pad, w + 2 * pad)
-        self.ndim = 3
-
-    def __getitem__(self, frames):
-        p = self.pad
-        return np.pad(calibrated(self.data[frames], self.offset, self.gain), ((0, 0), (p, p), (p, p)))
-
-
 def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: float = DEFAULT_THRESHOLD,
-            max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-6, pad: int | None = None, offset: float = 0.0,
-            gain: float = 1.0, device=None, progress: bool = False) -> BaselineResult:
+            max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-6, pad: int | None = None, offset=None, gain=None,
+            calibration=None, device=None, progress: bool = False) -> BaselineResult:
     """SPARCOM: sparse emitter variances on the fine grid from the covariance of the frames.
 
     Parameters
     ----------
-    stack : array (T, H, W)
+    stack : array (T, H, W), path or Acquisition
     optics : Optics
         Pixel size, Gaussian PSF and super-resolution factor q.
     lambda_ratio : float, optional
@@ -69,8 +56,9 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     pad : int, optional
         Constant camera pixels added on each side against the periodic
         wrap (default: 3 PSF sigmas, at least 2).
-    offset, gain : float
-        Camera calibration, photons = (ADU - offset) / gain.
+    offset, gain : float or ndarray, optional
+        Camera calibration, photons = (ADU - offset) / gain; or ``calibration``.
+    calibration : Calibration, optional
     device : str, optional
         "cpu" (default), "cuda" or "auto".
 
@@ -97,25 +85,25 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     from ...solvers import SolverOptions, fista
 
     t0 = time.perf_counter()
-    optics = check_optics(optics)
-    if not optics.is_gaussian:
-        raise InputError("SPARCOM needs a Gaussian PSF (--psf-fwhm): its Fourier model uses the Gaussian's spectrum")
-    check_calibration(offset, gain)
+    optics = require_optics(optics, gaussian_for="SPARCOM (its Fourier model uses the Gaussian's spectrum)")
     ratio = DEFAULT_LAMBDA_RATIO if lambda_ratio is None else real_number("lambda_ratio", lambda_ratio, low=0,
                                                                           high=1, include_low=False)
     threshold = real_number("threshold", threshold, low=0, high=1)
     tol = real_number("tol", tol, low=0, high=1, include_low=False)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
-    data = validate_stack(stack, "SPARCOM")
+    data = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("SPARCOM", min_frames=2)
     q = optics.upsample
     if pad is not None and (isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0):
         raise InputError(f"pad must be a non-negative integer, got {pad!r}")
     pad = max(2, int(math.ceil(3 * optics.sigma_px))) if pad is None else int(pad)
     dev = resolve_device(device)
-    view = _Padded(data, pad, offset, gain)
+    # zero-variance pixels around the field, so that the periodic model's two ends do not meet
+    view = data.padded(pad)
     psi = fourier_imaging_operator(optics, view.shape[1:])
     stats = covariance_statistics(view, psi, device=dev)
+    if not stats.scale > 0:
+        raise InputError("the stack is constant in time: there are no fluctuations to analyse")
     op = CirculantCovarianceOperator(psi)
     fit = CovarianceFit(op, stats, device=dev, fixed_s=0.0)
     lam_max = float(fit.minus_grad_at_zero(exact=False).max())
@@ -135,9 +123,11 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     r = res.x.cpu().numpy()[crop, crop] * fit.scale
     support = r > threshold * r.max() if r.max() > 0 else np.zeros(r.shape, dtype=bool)
     params = {"lambda_ratio": ratio, "threshold": threshold, "max_iter": int(max_iter), "tol": tol, "pad": pad,
-              "model": "periodic band-limited (FFT normal operator)", "offset": offset, "gain": gain,
+              "model": "periodic band-limited (FFT normal operator)", **data.calibration.as_dict(),
               "device": str(dev), "optics": optics.as_dict(), "n_frames": int(data.shape[0]),
               "iterations": res.n_iter, "converged": res.converged}
-    return BaselineResult(image=r, method="sparcom", optics=optics, seconds=time.perf_counter() - t0,
-                          support=support, parameters=params, history=res.history.as_dict(),
+    mean = stats.mean.cpu().numpy()[pad:-pad or None, pad:-pad or None]
+    return BaselineResult(image=r, method="sparcom", optics=optics, calibration=data.calibration,
+                          seconds=time.perf_counter() - t0, n_frames=data.n_frames, support=support,
+                          parameters=params, history=res.history.as_dict(), mean=mean,
                           extra={"lambda": lam, "lambda_max": lam_max})

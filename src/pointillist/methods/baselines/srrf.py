@@ -16,7 +16,9 @@ import numpy as np
 
 from ..._device import resolve_device
 from ...errors import InputError
-from .common import BaselineResult, calibrated, check_calibration, check_optics, validate_stack
+from ...acquisition import as_acquisition
+from ...optics import require_optics
+from .common import BaselineResult
 
 __all__ = ["srrf", "catmull_rom_matrix"]
 
@@ -115,7 +117,7 @@ def _positive(name, value, what):
     return float(value)
 
 
-def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk, intensity_weighting):
+def _check_options(variant, temporal, ring_radius, axes, sensitivity, chunk, intensity_weighting):
     if variant not in VARIANTS:
         raise InputError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
     if temporal not in TEMPORAL:
@@ -123,7 +125,6 @@ def _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, ga
     radius = _DEFAULT_RADIUS[variant] if ring_radius is None else ring_radius
     _positive("ring_radius", radius, " of camera pixels")
     _positive("sensitivity", sensitivity, " (1 = no sharpening)")
-    check_calibration(offset, gain)
     if not isinstance(intensity_weighting, (bool, np.bool_)):
         raise InputError(f"intensity_weighting must be True or False, got {intensity_weighting!r}")
     for name, value, least in (("axes", axes, 2), ("chunk", chunk, 1)):
@@ -143,8 +144,9 @@ def srrf(
     intensity_weighting=True,
     variant="srrf",
     sensitivity=1.0,
-    offset=0.0,
-    gain=1.0,
+    offset=None,
+    gain=None,
+    calibration=None,
     chunk=8,
     device=None,
     progress=False,
@@ -153,7 +155,7 @@ def srrf(
 
     Parameters
     ----------
-    stack : array (T, H, W)
+    stack : array (T, H, W), path or Acquisition
         Raw frames; calibrated as ``(stack - offset) / gain``.
     optics : Optics
         Gives the magnification ``optics.upsample``: magnified pixel ``j``
@@ -186,8 +188,9 @@ def srrf(
     sensitivity : float
         Exponent applied to ``R_t`` after clipping (eSRRF's sensitivity;
         1 leaves SRRF as in SPEC 7).
-    offset, gain : float
-        Camera offset (ADU) and gain (ADU per photon).
+    offset, gain : float or ndarray, optional
+        Camera offset (ADU) and gain (ADU per photon); or ``calibration``.
+    calibration : Calibration, optional
     chunk : int
         Frames processed together (8 keeps the working set in cache).
     device : str or torch.device, optional
@@ -216,22 +219,23 @@ def srrf(
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    optics = check_optics(optics)
+    optics = require_optics(optics)
     q = optics.upsample
     if magnification is not None and magnification != q:
         raise InputError(
             f"magnification {magnification!r} differs from optics.upsample = {q}: the SRRF image must lie on the "
             "fine grid, so set the upsample factor of the optics instead (or leave magnification out)"
         )
-    radius, axes, chunk = _check_options(variant, temporal, ring_radius, axes, sensitivity, offset, gain, chunk,
-                                         intensity_weighting)
-    arr = validate_stack(stack, "SRRF")
+    radius, axes, chunk = _check_options(variant, temporal, ring_radius, axes, sensitivity, chunk, intensity_weighting)
+    arr = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require(
+        "SRRF", min_frames=2, fluctuations=True)
     n_frames, h, w = arr.shape
     if temporal == "tac2" and n_frames < 3:
         raise InputError(f"temporal='tac2' needs at least 3 frames, the stack has {n_frames}")
     dev = resolve_device(device)
     # radiality is scale-free; working at unit scale keeps float32 and _TINY well conditioned
-    scale = max(abs(float(arr.max()) - offset), abs(float(arr.min()) - offset)) / gain or 1.0
+    # (this pass also checks the values and leaves the mean frame for the preview)
+    scale = max(float(np.abs(block).max()) for _, block in arr.chunks()) or 1.0
 
     def tensor(a):
         return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)
@@ -256,7 +260,7 @@ def srrf(
     first = last = None
     starts = range(0, n_frames, chunk)
     for t0 in tqdm(starts, desc=variant.upper(), disable=None if progress else True, leave=False):
-        frames = tensor(calibrated(arr[t0 : t0 + chunk], offset, gain) / scale)
+        frames = tensor(arr[t0 : t0 + chunk] / scale)
         b = frames.shape[0]
         grads = torch.cat([frames[:, :, right] - frames[:, :, left], frames[:, down, :] - frames[:, up, :]])
         rad = torch.zeros((q * h, b, q * w), dtype=torch.float32, device=dev)
@@ -310,14 +314,17 @@ def srrf(
         image = image * (sum_i / n_frames if temporal != "avg" else 1.0) * scale
     parameters = dict(
         variant=variant, magnification=q, ring_radius=radius, axes=axes, temporal=temporal,
-        intensity_weighting=bool(intensity_weighting), sensitivity=float(sensitivity), offset=float(offset),
-        gain=float(gain), chunk=chunk, device=str(dev), dtype="float32", n_samples=int(dx.size),
+        intensity_weighting=bool(intensity_weighting), sensitivity=float(sensitivity), **arr.calibration.as_dict(),
+        chunk=chunk, device=str(dev), dtype="float32", n_samples=int(dx.size),
         n_frames=int(n_frames), optics=optics.as_dict(),
     )
     return BaselineResult(
         image=image.cpu().numpy().astype(np.float64),
         method=variant,
         optics=optics,
+        calibration=arr.calibration,
         seconds=time.perf_counter() - started,
+        n_frames=n_frames,
         parameters=parameters,
+        mean=arr.mean,
     )

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..._device import resolve_device
+from ...acquisition import as_acquisition
 from ...errors import InputError
 from ...optics import Optics
+from ...result import Result
 from ...solvers import SolverOptions
-from .intensity import estimate_intensity
+from ...tiles import tile_layout
 from .support import PENALTIES, estimate_support
+from .tiled import DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
 
-__all__ = ["ColormeResult", "colorme", "tile_layout", "run_tiles", "TiledRun", "validate_common", "DEFAULT_TILE_SIZE",
-           "DEFAULT_RESTARTS"]
+__all__ = ["ColormeResult", "colorme", "tile_layout", "DEFAULT_TILE_SIZE", "DEFAULT_RESTARTS"]
 
-#: camera pixels per tile side (with its overlap); see docs/benchmarks.md
-DEFAULT_TILE_SIZE = 64
 #: CEL0 restarting strategy off by default: +2-3 Jaccard points but 20-40x the time (docs/benchmarks.md)
 DEFAULT_RESTARTS = 0
 
 
-@dataclass
-class ColormeResult:
-    """What ``colorme`` returns (fine grid = camera grid x ``optics.upsample``).
+@dataclass(kw_only=True)
+class ColormeResult(Result):
+    """What ``colorme`` returns (fine grid = camera grid x ``optics.upsample``): the core
+    fields of :class:`~pointillist.result.Result` and the following.
 
     Attributes
     ----------
     support : bool ndarray (qH, qW)
     intensity : ndarray (qH, qW)
         Mean emitted intensity per frame in each fine pixel, in the stack's
-        units after calibration (photons if ``offset``/``gain`` were given).
+        units after calibration (photons if ``offset``/``gain`` were given);
+        also ``image``.
     background : ndarray (H, W)
     variance_map : ndarray (qH, qW)
         The estimated emitter variance ``r`` (support step).
@@ -43,6 +43,12 @@ class ColormeResult:
         Parameters used (medians over tiles when tiled; ``lam`` on the
         normalised covariance scale; None for PnP-COL0RME, which has no
         lambda). ``mu`` is the intensity smoothness.
+    penalty : str
+        The support regulariser (``"pnp"`` for PnP-COL0RME).
+    iterations : int
+        Support-step iterations, summed over tiles.
+    tiles : list of dict
+        Per-tile records (rows, columns, parameters, convergence).
     """
 
     support: np.ndarray
@@ -55,25 +61,16 @@ class ColormeResult:
     lambda_max: float | None
     mu: float
     penalty: str
-    optics: Optics
-    seconds: float
     iterations: int
-    parameters: dict = field(default_factory=dict)
     tiles: list = field(default_factory=list, repr=False)
-    history: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The main fine-grid image (``intensity.tif``)."""
+        return self.intensity
 
     def summary(self) -> dict:
-        """JSON-friendly scalars for ``run.json`` (PnP-COL0RME: ``intensity_mu`` and ``denoiser_mu``, not ``mu``)."""
-        out = self._summary()
-        if self.penalty == "pnp":
-            out["intensity_mu"] = out.pop("mu")
-            out["denoiser_mu"] = self.parameters["denoiser"]["mu"]
-            out["denoiser_sigma"] = self.parameters["denoiser"]["sigma"]
-            out["convergence"] = self.history.get("tiles") or [
-                {k: self.history["support"][k] for k in ("objective", "rel_change")}]
-        return out
-
-    def _summary(self) -> dict:
+        """JSON-friendly scalars for ``run.json``."""
         return {
             "penalty": self.penalty,
             "lambda": self.lam,
@@ -90,46 +87,6 @@ class ColormeResult:
         }
 
 
-def tile_layout(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
-    """Split ``range(size)`` into tiles ``(start, stop, core_start, core_stop)``.
-
-    Cores partition the axis; each tile is its core grown by ``margin`` on
-    both sides (clipped), so every kept pixel was reconstructed at least
-    ``margin`` pixels away from a tile edge (except at the image edge).
-
-    Examples
-    --------
-    >>> tile_layout(100, 64, 6)
-    [(0, 56, 0, 50), (44, 100, 50, 100)]
-    """
-    if size <= tile:
-        return [(0, size, 0, size)]
-    core = tile - 2 * margin
-    if core < 8:
-        raise InputError(f"tile size {tile} is too small for an overlap of {margin} pixels on each side")
-    n = math.ceil(size / core)
-    edges = np.linspace(0, size, n + 1).round().astype(int)
-    out = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        out.append((max(0, int(a) - margin), min(size, int(b) + margin), int(a), int(b)))
-    return out
-
-
-def _validate_stack(stack) -> tuple[int, int, int]:
-    if not hasattr(stack, "ndim") or not hasattr(stack, "shape"):
-        stack = np.asarray(stack)
-    if stack.ndim != 3:
-        raise InputError(f"COL0RME needs a stack of frames (frames, rows, columns), got shape {tuple(stack.shape)}")
-    t, h, w = stack.shape
-    if t < 2:
-        raise InputError(f"COL0RME needs at least 2 frames to estimate a covariance, got {t}")
-    if h < 4 or w < 4:
-        raise InputError(f"frames of {h} x {w} pixels are too small (at least 4 x 4)")
-    if np.asarray(stack[:1]).dtype.kind not in "biuf":
-        raise InputError(f"the stack must hold real numbers, got dtype {np.asarray(stack[:1]).dtype}")
-    return t, h, w
-
-
 def colorme(
     stack,
     *,
@@ -144,8 +101,9 @@ def colorme(
     beta: float = 20.0,
     dp_mode: str = "code",
     background: bool = True,
-    offset: float = 0.0,
-    gain: float = 1.0,
+    offset=None,
+    gain=None,
+    calibration=None,
     tile_size: int = DEFAULT_TILE_SIZE,
     max_iter: int = 3000,
     tol: float = 1e-5,
@@ -156,7 +114,7 @@ def colorme(
 
     Parameters
     ----------
-    stack : array (T, H, W)
+    stack : array (T, H, W), path or Acquisition
         The frames (any real dtype; a memory map is read chunk by chunk).
     optics : Optics
         Camera pixel size, Gaussian PSF and super-resolution factor q.
@@ -164,7 +122,7 @@ def colorme(
         Regulariser of the support step.
     lambda_ratio : float, optional
         lambda / lambda_max (default per penalty, see
-        ``pointillist.colorme.support.DEFAULT_LAMBDA_RATIO``).
+        ``pointillist.methods.colorme.support.DEFAULT_LAMBDA_RATIO``).
     lambda_mode : {"exact", "code"}
         lambda_max with the optimal noise variance at r = 0, or the reference code's.
     algorithm : {"irl1", "fista"}
@@ -184,13 +142,25 @@ def colorme(
         Discrepancy target: one frame's noise energy (reference code) or the mean image's.
     background : bool
         Estimate a smooth background (else none).
-    offset, gain : float
-        Camera calibration, photons = (ADU - offset) / gain (never guessed).
+    offset, gain : float or ndarray, optional
+        Camera calibration, photons = (ADU - offset) / gain (never guessed);
+        or give ``calibration`` (a :class:`~pointillist.acquisition.Calibration`).
+    calibration : Calibration, optional
     tile_size : int
         Camera pixels per tile side; larger fields are processed in
         overlapping tiles and stitched.
+    max_iter, tol : int, float
+        Iteration cap and tolerance of the support solver.
     device : str, optional
         "cpu" (default), "cuda" or "auto".
+    progress : bool
+        Show a progress bar of the iterations.
+
+    Returns
+    -------
+    ColormeResult
+        Support, intensity and variance map on the fine grid, background
+        and mean frame on the camera grid, the parameters used.
 
     Examples
     --------
@@ -204,7 +174,8 @@ def colorme(
     from ...operators.covariance import CovarianceOperator
 
     t0 = time.perf_counter()
-    validate_common(stack, optics, offset=offset, gain=gain, tile_size=tile_size)
+    check_covariance_inputs(optics, tile_size)
+    acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("COL0RME", min_frames=2)
     if penalty not in PENALTIES:
         raise InputError(f"penalty must be one of {', '.join(PENALTIES)}, got {penalty!r}")
     if restarts is None:
@@ -220,153 +191,20 @@ def colorme(
         return sup, {"lambda": sup.lam, "lambda_max": sup.lambda_max, "lambda_ratio": sup.lambda_ratio,
                      "runs": sup.runs}
 
-    run = run_tiles(stack, optics, support_step, mu=mu, beta=beta, dp_mode=dp_mode, background=background,
-                    offset=offset, gain=gain, tile_size=tile_size, device=device, progress=progress,
-                    desc="COL0RME iterations")
+    run = covariance_tiles(acq, optics, support_step, mu=mu, beta=beta, dp_mode=dp_mode, background=background,
+                           tile_size=tile_size, device=device, progress=progress, desc="COL0RME iterations")
 
     params = {
         "penalty": penalty, "lambda_ratio": lambda_ratio, "lambda_mode": lambda_mode, "algorithm": algorithm,
         "restarts": restarts, "threshold": threshold, "mu": mu, "beta": beta, "dp_mode": dp_mode,
-        "background": background, "offset": offset, "gain": gain, "tile_size": tile_size, "tile_margin": run.margin,
+        "background": background, **acq.calibration.as_dict(), "tile_size": tile_size, "tile_margin": run.margin,
         "max_iter": max_iter, "tol": tol, "device": str(run.device), "optics": optics.as_dict(),
         "n_frames": run.n_frames,
     }
     return ColormeResult(
         support=run.support, intensity=run.intensity, background=run.background, variance_map=run.variance_map,
         noise_variance=run.median("noise_variance"), lam=run.median("lambda"), lambda_ratio=run.median("lambda_ratio"),
-        lambda_max=run.median("lambda_max"), mu=run.median("mu"), penalty=penalty, optics=optics,
-        seconds=time.perf_counter() - t0, iterations=run.iterations, parameters=params, tiles=run.tiles,
-        history=run.history,
-    )
-
-
-def validate_common(stack, optics, *, offset, gain, tile_size) -> tuple[int, int, int]:
-    """Checks shared by the covariance-domain methods; returns ``(T, H, W)``."""
-    if not isinstance(optics, Optics):
-        raise InputError("optics must be a pointillist.optics.Optics")
-    if not optics.is_gaussian:
-        raise InputError("COL0RME needs a Gaussian PSF (--psf-fwhm): its covariance operator uses a separable PSF")
-    if not gain > 0 or not math.isfinite(offset):
-        raise InputError(f"gain must be positive and offset finite, got gain={gain}, offset={offset}")
-    if int(tile_size) < 16:
-        raise InputError(f"tile_size must be at least 16 camera pixels, got {tile_size}")
-    return _validate_stack(stack)
-
-
-@dataclass
-class TiledRun:
-    """Stitched outputs of ``run_tiles`` and the per-tile records."""
-
-    support: np.ndarray
-    intensity: np.ndarray
-    background: np.ndarray
-    variance_map: np.ndarray
-    tiles: list
-    history: dict
-    iterations: int
-    n_frames: int
-    margin: int
-    device: object
-
-    def median(self, key) -> float:
-        return float(np.median([t[key] for t in self.tiles if not t.get("empty")]))
-
-
-def run_tiles(stack, optics: Optics, support_step, *, mu, beta, dp_mode, background, offset, gain, tile_size,
-              device, progress, desc) -> TiledRun:
-    """Covariance statistics, a support step and COL0RME's intensity step, tile by tile, stitched.
-
-    ``support_step(stats, psi, device, progress_bar)`` returns a result
-    with ``support``, ``variance_map``, ``noise_variance``, ``n_iter``,
-    ``converged`` and ``history``, and a dict of scalars for the tile record.
-    """
-    from ...covariance import covariance_statistics
-    from ...operators import imaging_operator
-
-    n_frames, h, w = _validate_stack(stack)
-    dev = resolve_device(device)
-    q = optics.upsample
-    margin = int(math.ceil(3 * optics.sigma_px)) + 1
-    rows, cols = tile_layout(h, tile_size, margin), tile_layout(w, tile_size, margin)
-    support = np.zeros((h * q, w * q), dtype=bool)
-    intensity = np.zeros((h * q, w * q))
-    variance_map = np.zeros((h * q, w * q))
-    bg = np.zeros((h, w))
-    tiles, history = [], {}
-    total_iter = 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc=desc, unit="it", total=None, leave=False, disable=None)
-    try:
-        for r0, r1, cr0, cr1 in rows:
-            for c0, c1, cc0, cc1 in cols:
-                sub = _TileView(stack, r0, r1, c0, c1)
-                psi = imaging_operator(optics, (r1 - r0, c1 - c0))
-                stats = covariance_statistics(sub, psi, device=dev)
-                stats = _calibrate(stats, offset, gain)
-                if stats.scale <= 0 or not math.isfinite(stats.scale):
-                    if len(rows) * len(cols) == 1:
-                        raise InputError("the stack is constant in time: there are no fluctuations to analyse")
-                    tiles.append({"rows": [r0, r1], "cols": [c0, c1], "empty": True})
-                    continue
-                sup, extra = support_step(stats, psi, dev, bar)
-                inten = estimate_intensity(psi, stats.mean, sup.support, noise_variance=sup.noise_variance,
-                                           n_frames=n_frames, mu=mu, beta=beta, dp_mode=dp_mode,
-                                           fit_background=background, device=dev)
-                total_iter += sup.n_iter
-                fr = slice((cr0 - r0) * q, (cr1 - r0) * q)
-                fc = slice((cc0 - c0) * q, (cc1 - c0) * q)
-                out_r, out_c = slice(cr0 * q, cr1 * q), slice(cc0 * q, cc1 * q)
-                support[out_r, out_c] = sup.support[fr, fc]
-                intensity[out_r, out_c] = inten.intensity[fr, fc]
-                variance_map[out_r, out_c] = sup.variance_map[fr, fc]
-                bg[cr0:cr1, cc0:cc1] = inten.background[cr0 - r0 : cr1 - r0, cc0 - c0 : cc1 - c0]
-                tiles.append({
-                    "rows": [r0, r1], "cols": [c0, c1], "noise_variance": sup.noise_variance, "mu": inten.mu,
-                    "dp_satisfied": inten.dp_satisfied, "iterations": sup.n_iter, "converged": sup.converged,
-                    **extra,
-                })
-                if len(rows) * len(cols) == 1:
-                    history = {"support": sup.history.as_dict(), "intensity": inten.history}
-                else:
-                    # objective and relative change of every tile's support solve (convergence figures)
-                    h_tile = sup.history.as_dict()
-                    history.setdefault("tiles", []).append(
-                        {"objective": h_tile["objective"], "rel_change": h_tile["rel_change"]})
-    finally:
-        if bar is not None:
-            bar.close()
-    if not any(not t.get("empty") for t in tiles):
-        raise InputError("the stack is constant in time: there are no fluctuations to analyse")
-    return TiledRun(support=support, intensity=intensity, background=bg, variance_map=variance_map, tiles=tiles,
-                    history=history, iterations=total_iter, n_frames=n_frames, margin=margin, device=dev)
-
-
-class _TileView:
-    """A lazy (frames, rows, cols) window of a stack: slices read only what they need."""
-
-    def __init__(self, stack, r0, r1, c0, c1):
-        self.stack, self.r0, self.r1, self.c0, self.c1 = stack, r0, r1, c0, c1
-        self.shape = (stack.shape[0], r1 - r0, c1 - c0)
-        self.ndim = 3
-
-    def __getitem__(self, frames):
-        block = np.asarray(self.stack[frames, self.r0 : self.r1, self.c0 : self.c1], dtype=np.float64)
-        if not np.all(np.isfinite(block)):
-            raise InputError("the stack contains NaN or infinite values")
-        return block
-
-
-def _calibrate(stats, offset, gain):
-    """Statistics of (ADU - offset) / gain from those of the ADU (exact rescaling)."""
-    from dataclasses import replace
-
-    if offset == 0 and gain == 1:
-        return stats
-    g2 = gain * gain
-    return replace(
-        stats, v=stats.v / g2, trace=stats.trace / g2, frob2=None if stats.frob2 is None else stats.frob2 / g2**2,
-        variance=stats.variance / g2, mean=(stats.mean - offset) / gain,
+        lambda_max=run.median("lambda_max"), mu=run.median("mu"), penalty=penalty, method="colorme", optics=optics,
+        calibration=acq.calibration, seconds=time.perf_counter() - t0, n_frames=run.n_frames,
+        iterations=run.iterations, parameters=params, tiles=run.tiles, history=run.history, mean=run.mean,
     )

@@ -114,11 +114,14 @@ def solve_intensity(psi: LinearOperator, ybar: torch.Tensor, support: torch.Tens
     return x, b, res, f
 
 
-def estimate_intensity(psi: LinearOperator, ybar: np.ndarray, support: np.ndarray, *, noise_variance: float,
+def estimate_intensity(psi: LinearOperator, ybar, support, *, noise_variance: float,
                        n_frames: int, mu: float | None = None, beta: float = 20.0, dp_mode: str = "code",
                        fit_background: bool = True, device=None, mu_bounds=(1e-8, 1e4), max_solves: int = 40,
                        progress=None) -> IntensityResult:
     """Intensity and background on the support; ``mu`` by the discrepancy principle if not given.
+
+    ``ybar`` (the mean frame) and ``support`` (fine grid) may be NumPy
+    arrays or tensors; the returned images are NumPy arrays.
 
     Discrepancy principle: the residual ``|Psi x_mu + b_mu - ybar|^2``
     grows with ``mu``; ``mu`` is where it equals the target, found by
@@ -147,8 +150,9 @@ def estimate_intensity(psi: LinearOperator, ybar: np.ndarray, support: np.ndarra
     if mu is not None and not mu >= 0:
         raise InputError(f"mu must be non-negative, got {mu}")
     dev = torch.device("cpu") if device is None else device
-    y = torch.as_tensor(np.asarray(ybar, dtype=np.float64), device=dev)
-    supp = torch.as_tensor(np.asarray(support, dtype=bool), device=dev)
+    # tensors from the support step are used as they are (no round trip through NumPy)
+    y = torch.as_tensor(ybar, dtype=torch.float64, device=dev)
+    supp = torch.as_tensor(support, dtype=torch.bool, device=dev)
     if mu is not None:
         x, b, res, f = solve_intensity(psi, y, supp, mu=mu, beta=beta, fit_background=fit_background)
         r2 = float((f.residual(res.x) ** 2).sum())

@@ -35,12 +35,14 @@ class SupportResult:
     """Output of the support step.
 
     ``variance_map`` is ``r`` (fine grid, data units squared), ``support``
-    the boolean map ``r > threshold``; ``noise_variance`` is ``s`` in data
-    units squared; ``lam`` is on the normalised scale (``R_y / max R_y``).
+    the boolean map ``r > threshold``, both tensors on the solver's device
+    (the COL0RME path stays in torch up to its public result);
+    ``noise_variance`` is ``s`` in data units squared; ``lam`` is on the
+    normalised scale (``R_y / max R_y``).
     """
 
-    variance_map: np.ndarray
-    support: np.ndarray
+    variance_map: torch.Tensor
+    support: torch.Tensor
     noise_variance: float
     lam: float
     lambda_max: float
@@ -101,10 +103,11 @@ def _penalty(name, lam, fit, tv_inner):
     return TV(lam, inner_iter=tv_inner)
 
 
-def _restart_init(r: torch.Tensor, support: np.ndarray) -> torch.Tensor | None:
+def _restart_init(r: torch.Tensor, support: torch.Tensor) -> torch.Tensor | None:
     """New starting point: add pixels halfway between each support pixel and its nearest other one."""
     from scipy.spatial import cKDTree
 
+    support = support.cpu().numpy()
     pts = np.argwhere(support)
     if len(pts) < 2:
         return None
@@ -139,7 +142,7 @@ def estimate_support(
     Parameters
     ----------
     stats : CovarianceStats
-        From ``covariance_statistics`` (one pass over the stack).
+        From ``covariance_statistics`` (one pass over the calibrated frames).
     op : CovarianceOperator
     penalty : {"cel0", "l1", "tv"}
     lambda_ratio : float, optional
@@ -193,7 +196,7 @@ def estimate_support(
 
     def support_of(x):
         cut = threshold * float(x.max()) if threshold > 0 else 0.0
-        return (x > cut).cpu().numpy()
+        return x > cut
 
     support = support_of(r)
     runs = 1
@@ -208,12 +211,12 @@ def estimate_support(
             s_values.append(fit.s_star(extra.x))
             grown = support | support_of(extra.x)
             r = torch.maximum(r, extra.x)
-            if grown.sum() == support.sum():
+            if int(grown.sum()) == int(support.sum()):
                 break
             support = grown
     s = float(np.mean(s_values)) * fit.scale
     return SupportResult(
-        variance_map=(r * fit.scale).cpu().numpy(),
+        variance_map=r * fit.scale,
         support=support,
         noise_variance=s,
         lam=lam,

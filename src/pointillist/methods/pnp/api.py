@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from ...acquisition import as_acquisition
 from ...errors import InputError
 from ...optics import Optics
 from ...solvers import SolverOptions
-from ..colorme.api import DEFAULT_TILE_SIZE, ColormeResult, run_tiles, validate_common
+from ..colorme.api import ColormeResult
+from ..colorme.tiled import DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
 from .support import (COVARIANCE_MODELS, DEFAULT_MU, DEFAULT_SIGMA, DEFAULT_THRESHOLD, check_parameters,
                       pnp_support)
 
-__all__ = ["pnp_colorme"]
+__all__ = ["pnp_colorme", "PnPResult"]
+
+
+@dataclass(kw_only=True)
+class PnPResult(ColormeResult):
+    """What ``pnp_colorme`` returns: COL0RME's result (``penalty = "pnp"``, no lambda), whose record
+    names the denoiser's smoothness and noise level apart from the intensity smoothness."""
+
+    def summary(self) -> dict:
+        """JSON-friendly scalars for ``run.json``: ``intensity_mu``, ``denoiser_mu``, ``denoiser_sigma``,
+        ``convergence`` (G and relative change per iteration, per tile)."""
+        out = super().summary()
+        out["intensity_mu"] = out.pop("mu")
+        out["denoiser_mu"] = self.parameters["denoiser"]["mu"]
+        out["denoiser_sigma"] = self.parameters["denoiser"]["sigma"]
+        out["convergence"] = self.history.get("tiles") or [
+            {k: self.history["support"][k] for k in ("objective", "rel_change")}]
+        return out
 
 
 def pnp_colorme(
@@ -30,19 +50,20 @@ def pnp_colorme(
     beta: float = 20.0,
     dp_mode: str = "code",
     background: bool = True,
-    offset: float = 0.0,
-    gain: float = 1.0,
+    offset=None,
+    gain=None,
+    calibration=None,
     tile_size: int = DEFAULT_TILE_SIZE,
     max_iter: int = 2000,
     tol: float = 1e-4,
     device=None,
     progress: bool = False,
-) -> ColormeResult:
+) -> PnPResult:
     """PnP-COL0RME: support from the covariance with a learned gradient-step denoiser, then intensity.
 
     Parameters
     ----------
-    stack : array (T, H, W)
+    stack : array (T, H, W), path or Acquisition
     optics : Optics
         Gaussian PSF; ``upsample = 1`` is the talk's deconvolution setting.
     mu : float
@@ -63,8 +84,9 @@ def pnp_colorme(
         Step ``tau = tau_factor / L_F``.
     intensity_mu, beta, dp_mode, background :
         COL0RME's intensity step (``intensity_mu`` None: discrepancy principle).
-    offset, gain : float
-        Camera calibration, photons = (ADU - offset) / gain.
+    offset, gain : float or ndarray, optional
+        Camera calibration, photons = (ADU - offset) / gain; or ``calibration``.
+    calibration : Calibration, optional
     max_iter, tol :
         Iteration cap and tolerance on ``|r_{k+1} - r_k| / |r_0|``.
 
@@ -88,9 +110,12 @@ def pnp_colorme(
     ((16, 16), 'pnp', 'diagonal')
     """
     from ...denoisers import load_denoiser
+    from ...io.weights import LoadedWeights
 
     t0 = time.perf_counter()
-    validate_common(stack, optics, offset=offset, gain=gain, tile_size=tile_size)
+    check_covariance_inputs(optics, tile_size)
+    acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("PnP-COL0RME",
+                                                                                            min_frames=2)
     if covariance is None:
         covariance = "diagonal" if optics.upsample == 1 else "full"
     if covariance not in COVARIANCE_MODELS:
@@ -98,6 +123,9 @@ def pnp_colorme(
     check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol)
     if denoiser is None:
         denoiser = load_denoiser(weights, device=device or "cpu")
+    record = None
+    if isinstance(denoiser, LoadedWeights):  # the network and the record of its weights file
+        denoiser, record = denoiser.net, denoiser.record
     options = SolverOptions(max_iter=max_iter, tol=tol, record_objective=True)
 
     def support_step(stats, psi, dev, bar):
@@ -108,22 +136,25 @@ def pnp_colorme(
                      "objective_first": sup.history.objective[0], "objective_last": sup.history.objective[-1],
                      "rel_change_last": sup.history.rel_change[-1]}
 
-    run = run_tiles(stack, optics, support_step, mu=intensity_mu, beta=beta, dp_mode=dp_mode, background=background,
-                    offset=offset, gain=gain, tile_size=tile_size, device=device, progress=progress,
-                    desc="PnP-COL0RME iterations")
-    den_info = {"weights": denoiser.path, "sha256": denoiser.sha256, "prox_finetuned": denoiser.training_summary.get("prox_finetuned"),
+    run = covariance_tiles(acq, optics, support_step, mu=intensity_mu, beta=beta, dp_mode=dp_mode,
+                           background=background, tile_size=tile_size, device=device, progress=progress,
+                           desc="PnP-COL0RME iterations")
+    den_info = {"weights": None if record is None else record.path,
+                "sha256": None if record is None else record.sha256,
+                "prox_finetuned": None if record is None else record.extra.get("prox_finetuned"),
                 "mu": mu, "sigma": sigma, "threshold": threshold, "tau_factor": tau_factor, "nonneg": nonneg}
     params = {
         "method": "pnp-colorme", "covariance": covariance, "denoiser": den_info, "intensity_mu": intensity_mu,
-        "beta": beta, "dp_mode": dp_mode, "background": background, "offset": offset, "gain": gain,
+        "beta": beta, "dp_mode": dp_mode, "background": background, **acq.calibration.as_dict(),
         "tile_size": tile_size, "tile_margin": run.margin, "max_iter": max_iter, "tol": tol,
         "device": str(run.device), "optics": optics.as_dict(), "n_frames": run.n_frames,
         "objective_decreasing": None if nonneg else all(t["objective_decreasing"] for t in run.tiles
                                                         if not t.get("empty")),
     }
-    return ColormeResult(
+    return PnPResult(
         support=run.support, intensity=run.intensity, background=run.background, variance_map=run.variance_map,
         noise_variance=run.median("noise_variance"), lam=None, lambda_ratio=None, lambda_max=None,
-        mu=run.median("mu"), penalty="pnp", optics=optics, seconds=time.perf_counter() - t0,
-        iterations=run.iterations, parameters=params, tiles=run.tiles, history=run.history,
+        mu=run.median("mu"), penalty="pnp", method="pnp-colorme", optics=optics, calibration=acq.calibration,
+        seconds=time.perf_counter() - t0, n_frames=run.n_frames, iterations=run.iterations, parameters=params,
+        tiles=run.tiles, history=run.history, mean=run.mean,
     )

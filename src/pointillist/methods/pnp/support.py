@@ -49,14 +49,14 @@ class PnPSupportResult:
     """Output of the PnP support step (same fields as COL0RME's ``SupportResult`` where they apply).
 
     ``variance_map`` is ``r`` in data units squared, ``support`` the boolean
-    map ``r > threshold * max r``; ``history`` holds per iteration the
+    map ``r > threshold * max r`` (both tensors on the solver's device); ``history`` holds per iteration the
     objective ``G``, the relative change ``|r_{k+1} - r_k| / |r_0|`` and
     the noise variance ``s`` (normalised scale). ``r_scale`` converts the
     normalised iterate to data units (``variance_map = r * r_scale``).
     """
 
-    variance_map: np.ndarray
-    support: np.ndarray
+    variance_map: torch.Tensor
+    support: torch.Tensor
     noise_variance: float
     mu: float
     sigma: float
@@ -182,8 +182,8 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
                                 options=options, progress=progress)
     r = res.x
     cut = threshold * float(r.max()) if float(r.max()) > 0 else 0.0
-    support = (r > max(cut, 0.0)).cpu().numpy()
+    support = r > max(cut, 0.0)
     return PnPSupportResult(
-        variance_map=(r * fit.scale).cpu().numpy(), support=support, noise_variance=fit.noise_variance(r), mu=mu,
+        variance_map=r * fit.scale, support=support, noise_variance=fit.noise_variance(r), mu=mu,
         sigma=sigma, tau=tau, threshold=threshold, covariance=covariance, n_iter=res.n_iter,
         converged=res.converged, r_scale=fit.scale, history=res.history, nonneg=nonneg)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..._device import resolve_device
+from ...acquisition import as_acquisition
 from ...errors import InputError
-from ...io import Localizations
-from ...optics import Optics
+from ...io.weights import check_weights_optics
+from ...localizations import Localizations
+from ...optics import Optics, require_optics
+from ...result import Result
 from .cel0 import DEFAULT_CEL0_LAMBDA, CEL0Options, cel0_frames, spike_localizations
 from .inference import predict_frames
-from .weights import NETWORK_METHODS, check_optics, load_model
+from .network import NETWORK_METHODS, load_model, spike_scale
 
 __all__ = ["LOCALIZE_METHODS", "LocalizeResult", "localize", "DEFAULT_NETWORK_THRESHOLD"]
 
@@ -23,18 +25,30 @@ LOCALIZE_METHODS = ("cel0", *NETWORK_METHODS)
 DEFAULT_NETWORK_THRESHOLD = 0.1
 
 
-@dataclass
-class LocalizeResult:
-    """Localizations, the sum of the super-resolved frames, and what produced them."""
+@dataclass(kw_only=True)
+class LocalizeResult(Result):
+    """Localizations, the sum of the super-resolved frames, and what produced them.
+
+    The core fields of :class:`~pointillist.result.Result` and ``localizations``
+    (nm, 0-based frames), ``render`` (the sum of the super-resolved frames on the
+    fine grid, also ``image``) and ``settings`` (the resolved settings, also
+    ``parameters``).
+    """
 
     localizations: Localizations
     render: np.ndarray
-    method: str
-    settings: dict = field(default_factory=dict)
-    seconds: float = 0.0
-    n_frames: int = 0
+
+    @property
+    def image(self) -> np.ndarray:
+        """The main fine-grid image (``render.tif``)."""
+        return self.render
+
+    @property
+    def settings(self) -> dict:
+        return self.parameters
 
     def summary(self) -> dict:
+        """JSON-friendly scalars for ``run.json``."""
         return {
             "method": self.method,
             "n_frames": self.n_frames,
@@ -42,37 +56,20 @@ class LocalizeResult:
             "localizations_per_frame": len(self.localizations) / max(self.n_frames, 1),
             "seconds": self.seconds,
             "frames_per_second": self.n_frames / self.seconds if self.seconds > 0 else None,
-            **self.settings,
+            **self.parameters,
         }
-
-
-def _validate(stack, offset, gain):
-    if not hasattr(stack, "ndim"):
-        stack = np.asarray(stack)
-    if stack.ndim == 2:
-        stack = np.asarray(stack)[None]
-    if stack.ndim != 3:
-        raise InputError(f"localize needs frames (frames, rows, columns) or one frame, got shape {tuple(stack.shape)}")
-    t, h, w = stack.shape
-    if t == 0 or h < 4 or w < 4:
-        raise InputError(f"the stack is empty or its frames are smaller than 4 x 4 pixels: shape {tuple(stack.shape)}")
-    if np.asarray(stack[:1]).dtype.kind not in "biuf":
-        raise InputError(f"the stack must hold real numbers, got dtype {np.asarray(stack[:1]).dtype}")
-    if not (math.isfinite(offset) and math.isfinite(gain) and gain > 0):
-        raise InputError(f"offset must be finite and gain positive, got offset {offset}, gain {gain}")
-    return stack
 
 
 def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, threshold: float | None = None,
              protocol: str = "maxima", lam=None, lambda_ratio: float | None = None,
-             cel0_options: CEL0Options = CEL0Options(), offset: float = 0.0, gain: float = 1.0,
+             cel0_options: CEL0Options = CEL0Options(), offset=None, gain=None, calibration=None,
              batch_size: int | None = None, device="cpu", force: bool = False, progress: bool = False,
              full_output: bool = False):
     """Localize emitters frame by frame.
 
     Parameters
     ----------
-    stack : array_like, (T, H, W) or (H, W)
+    stack : array_like (T, H, W) or (H, W), path or Acquisition
         Camera frames (ADU or photons; see ``offset`` and ``gain``).
     optics : Optics
         Pixel size, PSF and upsampling factor q; for the networks they must
@@ -88,8 +85,9 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
     lam, lambda_ratio, cel0_options
         CEL0 only: lambda on max-normalised frames (default
         ``DEFAULT_CEL0_LAMBDA``) or as a fraction of lambda_max; IRL1 controls.
-    offset, gain : float
-        Camera calibration, photons = (ADU - offset) / gain.
+    offset, gain : float or ndarray, optional
+        Camera calibration, photons = (ADU - offset) / gain; or ``calibration``.
+    calibration : Calibration, optional
     batch_size : int, optional
         Frames per batch (default 16).
     device : str
@@ -123,10 +121,11 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
 
     if method not in LOCALIZE_METHODS:
         raise InputError(f"method must be one of {', '.join(LOCALIZE_METHODS)}; got {method!r}")
-    stack = _validate(stack, float(offset), float(gain))
+    optics = require_optics(optics)
+    acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration)
     dev = resolve_device(device)
     t0 = time.perf_counter()
-    settings = {"protocol": protocol, "offset": float(offset), "gain": float(gain), "device": str(dev)}
+    settings = {"protocol": protocol, **acq.calibration.as_dict(), "device": str(dev)}
     if method == "cel0":
         if weights is not None:
             raise InputError("CEL0 has no weights; --weights is for the network methods")
@@ -142,26 +141,24 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
                                device=dev)
     else:
         model = load_model(weights, method=method, device=dev)
-        mismatches = check_optics(model, optics, force=force)
-        scale = model.spike_scale
+        mismatches = check_weights_optics(model.record, optics, force=force)
+        scale = spike_scale(model.record)
         thr = (DEFAULT_NETWORK_THRESHOLD if threshold is None else float(threshold)) * scale
         batch = batch_size or 16
-        settings.update({"weights": model.path, "weights_optics": model.optics, "optics_mismatch": mismatches,
+        settings.update({"weights": model.record.path, "weights_optics": model.record.optics.as_dict(),
+                         "optics_mismatch": mismatches,
                          "spike_scale": scale, "threshold_fraction": thr / scale})
 
         def run(block):
             return predict_frames(block, model, batch_size=batch, device=dev)
 
-    t, h, w = stack.shape
+    t, h, w = acq.shape
     q = optics.upsample
     render = np.zeros((h * q, w * q), dtype=np.float64)
     parts = []
     with tqdm(total=t, desc=method, unit="frame", disable=not progress) as bar:
-        for start in range(0, t, batch):
-            block = np.asarray(stack[start : start + batch], dtype=np.float32)
-            if not np.all(np.isfinite(block)):
-                raise InputError(f"frames {start}-{start + len(block) - 1} contain NaN or infinite values")
-            images = run((block - offset) / gain)
+        for start, block in acq.chunks(batch, dtype=np.float32):
+            images = run(block)
             # Deep-STORM's linear output can be negative: negatives are not emitters.
             images = np.maximum(images, 0)
             render += images.sum(axis=0)
@@ -172,5 +169,6 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
             parts.append(locs)
             bar.update(len(block))
     result = LocalizeResult(localizations=Localizations.concatenate(parts), render=render.astype(np.float32),
-                            method=method, settings=settings, seconds=time.perf_counter() - t0, n_frames=t)
+                            method=method, optics=optics, calibration=acq.calibration, parameters=settings,
+                            seconds=time.perf_counter() - t0, n_frames=t, mean=acq.mean)
     return result if full_output else result.localizations

@@ -24,16 +24,18 @@ import numpy as np
 import torch
 
 from ...errors import InputError
+from ...localizations import Localizations
 from ...operators import SeparableMatrices, imaging_operator
 from ...optics import Optics
 from ...penalties import CEL0
 from ...solvers import SolverOptions, irl1
 
-__all__ = ["CEL0Options", "DEFAULT_CEL0_LAMBDA", "cel0_frames", "cel0_lambda_max", "column_norms", "spike_localizations",
-           "select_cel0_lambda", "LambdaSelection"]
+__all__ = ["CEL0Options", "DEFAULT_CEL0_LAMBDA", "cel0_frames", "cel0_lambda_max", "column_norms",
+           "spike_localizations"]
 
 # lambda on max-normalised frames; calibrated on simulated tubes at 15 dB with
-# select_cel0_lambda (docs/benchmarks.md, "CEL0 per frame").
+# the ground-truth selection of benchmarks/cel0_lambda.py (docs/benchmarks.md,
+# "CEL0 per frame").
 DEFAULT_CEL0_LAMBDA = 5e-3
 
 
@@ -193,7 +195,6 @@ def spike_localizations(images, *, pixel_size_nm: float, protocol: str = "maxima
     (1, 2)
     """
     from ...detection import grid_to_localizations
-    from ...io import Localizations
 
     images = np.asarray(images)
     if images.ndim == 2:
@@ -205,62 +206,3 @@ def spike_localizations(images, *, pixel_size_nm: float, protocol: str = "maxima
         return Localizations.from_pixels(f + first_frame, r.astype(float), c.astype(float), pixel_size_nm=pixel_size_nm,
                                          photons=images[f, r, c])
     raise InputError(f"protocol must be 'maxima' or 'pixels', got {protocol!r}")
-
-
-@dataclass
-class LambdaSelection:
-    """Result of :func:`select_cel0_lambda`: the best lambda and the Jaccard of every candidate."""
-
-    best: float
-    lambdas: np.ndarray
-    jaccard: np.ndarray
-    frames: np.ndarray
-    tolerance_nm: float
-    protocol: str
-
-
-def select_cel0_lambda(stack, ground_truth, *, optics: Optics, lambdas=None, n_frames: int = 8,
-                       tolerance_nm: float = 50.0, protocol: str = "maxima", rng=None,
-                       options: CEL0Options = CEL0Options(), device="cpu") -> LambdaSelection:
-    """Pick CEL0's lambda as the DeepCEL0 paper does: the best Jaccard on a few frames with ground truth.
-
-    By default 30 values log-spaced in [1e-3, 1] on 8 random frames,
-    Jaccard at 50 nm (2 fine pixels of 25 nm). The frames of a candidate
-    are solved as one batch.
-
-    Parameters
-    ----------
-    stack : array_like, (T, H, W)
-        Frames in photons.
-    ground_truth : Localizations
-        True emitters (0-based frames).
-    optics : Optics
-    lambdas : array_like, optional
-        Candidates (absolute, on max-normalised frames).
-    n_frames : int
-        Frames drawn at random (without replacement) from the stack.
-    tolerance_nm, protocol
-        Matching tolerance and localisation protocol (see :func:`spike_localizations`).
-    rng : seed or Generator
-    """
-    from ..._rng import as_rng
-    from ...metrics import match_localizations
-
-    stack = np.asarray(stack)
-    lambdas = np.geomspace(1e-3, 1.0, 30) if lambdas is None else np.asarray(lambdas, dtype=np.float64)
-    rng = as_rng(rng)
-    frames = np.sort(rng.choice(len(stack), size=min(n_frames, len(stack)), replace=False))
-    # One solve per candidate: each stops when its own frames have converged (a single batch
-    # of all candidates would iterate as long as the slowest, usually the smallest lambda).
-    x = np.stack([cel0_frames(stack[frames], optics=optics, lam=lam, options=options, device=device)
-                  for lam in lambdas])
-    truth = ground_truth.select(np.isin(ground_truth.frame, frames))
-    renumber = np.searchsorted(frames, truth.frame)
-    truth = type(truth)(frame=renumber, x_nm=truth.x_nm, y_nm=truth.y_nm)
-    scores = np.array([
-        match_localizations(spike_localizations(x[k], pixel_size_nm=optics.fine_pixel_nm, protocol=protocol), truth,
-                            tolerance_nm=tolerance_nm).jaccard
-        for k in range(len(lambdas))
-    ])
-    return LambdaSelection(best=float(lambdas[int(np.argmax(scores))]), lambdas=lambdas, jaccard=scores,
-                           frames=frames, tolerance_nm=tolerance_nm, protocol=protocol)

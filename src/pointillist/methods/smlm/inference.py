@@ -7,30 +7,43 @@ import math
 import numpy as np
 import torch
 
-from .preprocess import pad_to_multiple, prepare_input
-from .weights import SMLMModel
+from .preprocess import Normalization, pad_to_multiple, prepare_input
 
 __all__ = ["predict_frames"]
 
 
-def predict_frames(frames, model: SMLMModel, *, batch_size: int = 16, device=None) -> np.ndarray:
+def predict_frames(frames, model, *, batch_size: int = 16, device=None) -> np.ndarray:
     """Super-resolved spike maps ``(B, qH, qW)`` of camera frames ``(B, H, W)`` (photons or ADU).
 
     Frames are padded by edge replication so that ``q H`` and ``q W`` are
     multiples of 8 (the network pools three times), then cropped back. The
     raw network output is returned (Deep-STORM's linear output can be
-    negative); one emitter gives a spike of about ``model.spike_scale``.
+    negative); one emitter gives a spike of about ``spike_scale(model.record)``.
+
+    Parameters
+    ----------
+    frames : array (B, H, W) or (H, W)
+    model : LoadedWeights
+        From :func:`~pointillist.methods.smlm.network.load_model` (or a training result's ``.trained``).
+    batch_size : int
+    device : str, optional
+        Default: the network's device.
+
+    Returns
+    -------
+    ndarray (B, qH, qW) float32
 
     Examples
     --------
-    >>> from pointillist.methods.smlm.weights import load_model
+    >>> from pointillist.methods.smlm.network import load_model
     >>> out = predict_frames(np.zeros((2, 7, 9)), load_model(method="deepcel0"))
     >>> out.shape
     (2, 28, 36)
     """
     net = model.net
     dev = next(net.parameters()).device if device is None else torch.device(device)
-    q = model.upsample
+    q = int(model.record.optics.upsample)
+    norm = Normalization(**model.record.extra["normalization"])
     multiple = 8 // math.gcd(8, q)
     frames = np.asarray(frames)
     if frames.ndim == 2:
@@ -40,7 +53,7 @@ def predict_frames(frames, model: SMLMModel, *, batch_size: int = 16, device=Non
         for start in range(0, len(frames), batch_size):
             block = torch.as_tensor(np.asarray(frames[start : start + batch_size], dtype=np.float32), device=dev)
             block, (h, w) = pad_to_multiple(block, multiple)
-            x = prepare_input(block, model.normalization, q)
+            x = prepare_input(block, norm, q)
             if dev.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             y = net(x)[:, 0, : h * q, : w * q]

@@ -11,11 +11,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DeepSTORMNet", "ENCODER_FEATURES", "DECODER_FEATURES", "OUTPUTS"]
+__all__ = ["DeepSTORMNet", "ENCODER_FEATURES", "DECODER_FEATURES", "OUTPUTS", "NETWORK_METHODS", "ARCHITECTURE",
+           "ARCHITECTURES", "load_model", "spike_scale"]
 
 ENCODER_FEATURES = (32, 64, 128, 512)
 DECODER_FEATURES = (128, 64, 32)
 OUTPUTS = ("linear", "relu")
+#: the SMLM networks and their output activation
+NETWORK_METHODS = {"deepstorm": "linear", "deepstorm-relu": "relu", "deepcel0": "relu"}
+#: architecture name in the weights record
+ARCHITECTURE = "deep-storm"
 
 
 def _conv_block(n_in: int, n_out: int) -> nn.Sequential:
@@ -66,3 +71,51 @@ class DeepSTORMNet(nn.Module):
             raise ValueError(f"input sides must be multiples of 8, got {tuple(x.shape[-2:])}")
         out = self.head(self.body(x))
         return torch.relu(out) if self.output == "relu" else out
+
+
+ARCHITECTURES = {ARCHITECTURE: DeepSTORMNet}
+
+
+def load_model(path=None, *, method: str | None = None, device="cpu"):
+    """Load SMLM network weights (``path``, or the shipped weights of ``method``), in eval mode.
+
+    Parameters
+    ----------
+    path : path, optional
+        Weights file from ``pointillist train``.
+    method : {"deepcel0", "deepstorm", "deepstorm-relu"}, optional
+        Refuse weights of another method; with ``path`` None, which shipped weights.
+    device : str or torch.device
+
+    Returns
+    -------
+    LoadedWeights
+        ``.net`` (a :class:`DeepSTORMNet`) and ``.record`` (optics, input
+        normalisation and heat-map scale in ``record.extra``).
+
+    Examples
+    --------
+    >>> model = load_model(method="deepcel0")
+    >>> model.record.method, model.record.optics.upsample, model.net.output
+    ('deepcel0', 4, 'relu')
+    """
+    from ...errors import InputError
+    from ...io.weights import load_weights
+
+    if method is not None and method not in NETWORK_METHODS:
+        raise InputError(f"no network called {method!r}; choose one of {', '.join(NETWORK_METHODS)}")
+    return load_weights(path, method=method, architectures=ARCHITECTURES, device=device)
+
+
+def spike_scale(record) -> float:
+    """Amplitude of one emitter in the network output: ``heat_scale / kernel_factor``.
+
+    About 100 for DeepCEL0 and 50 for Deep-STORM (whose loss blurs the
+    prediction with twice the kernel).
+
+    Examples
+    --------
+    >>> spike_scale(load_model(method="deepstorm").record)
+    50.0
+    """
+    return float(record.extra["heat_scale"]) / float(record.extra["kernel_factor"])

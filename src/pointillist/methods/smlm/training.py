@@ -1,39 +1,30 @@
-"""Training the SMLM networks (Deep-STORM, Deep-STORM-ReLU, DeepCEL0) on simulated patches.
+"""Training the SMLM networks (Deep-STORM, Deep-STORM-ReLU, DeepCEL0) on simulated patches: a recipe of the engine.
 
 Adam, a ReduceLROnPlateau schedule on the validation loss, the best
-validation checkpoint kept, everything seeded. Next to the weights file
-``model.pt`` it writes ``model.json`` (the resolved configuration and the
-per-epoch losses), ``model.log`` (the same as text) and
-``model.resume.pt`` (optimiser, schedule and epoch, to resume an
-interrupted run with ``resume=True``).
+validation checkpoint kept, everything seeded (:mod:`pointillist.training.engine`).
+Next to the weights file ``model.pt`` the engine writes ``model.json``,
+``model.log`` and ``model.resume.pt`` (to continue with ``resume=True``).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import torch
 
-from ... import __version__
-from ..._device import resolve_device
 from ...errors import InputError
-from ...io.atomic import atomic_path, write_json, write_text
-from ...io.training_files import companion_paths, load_resume_state, prepare_training_files, restore_run
 from ...optics import Optics
-from .losses import LOSS_DEFAULTS, deepcel0_loss, deepstorm_loss, gaussian_kernel, heat_map
-from .network import DeepSTORMNet
-from .preprocess import Normalization, prepare_input, scale01
-from .training_data import PatchSettings, simulate_patches
-from .weights import NETWORK_METHODS, SMLMModel, save_model
+from ...training.engine import Recipe, StepLoss, TrainingResult, train
+from .losses import LOSS_DEFAULTS
+from .network import ARCHITECTURE, NETWORK_METHODS
+from .training_data import PatchSettings
 
-__all__ = ["TrainingConfig", "TrainingResult", "train_network", "companion_paths"]
+__all__ = ["TrainingConfig", "SMLMRecipe", "TrainingResult", "train_network"]
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that defines a training run (saved as JSON next to the weights).
+    """Everything that defines a training run (saved with the weights).
 
     Defaults are the paper's: 100 epochs, batch 16, Adam 1e-3,
     ReduceLROnPlateau (factor 0.1, patience 5, min 5e-5), 30 % validation,
@@ -88,172 +79,150 @@ class TrainingConfig:
 
 
 @dataclass
-class TrainingResult:
-    model: SMLMModel
-    history: list[dict]
-    best_epoch: int
-    best_val_loss: float
-    seconds: float
+class _Patches:
+    train01: object
+    train_spikes: object
+    val01: object
+    val_spikes: object
+    norm: object
+    kernel: object
+    n_train: int
+    n_val: int
+    mean_emitters: float
 
 
-def _loss_fn(config: TrainingConfig):
-    opts = config.loss_options
-    if config.method == "deepcel0":
-        return lambda pred, heat, kernel: deepcel0_loss(pred, heat, kernel=kernel, **opts)
-    return lambda pred, heat, kernel: deepstorm_loss(pred, heat, kernel=kernel, **opts)
-
-
-def _batches(frames01, spikes, norm, q, batch, device, order=None):
-    n = len(frames01)
-    order = np.arange(n) if order is None else order
-    for start in range(0, n, batch):
-        idx = torch.as_tensor(order[start : start + batch])
-        x = prepare_input(frames01[idx], norm, q).to(device).contiguous(memory_format=torch.channels_last)
-        s = spikes[idx][:, None].to(device=device, dtype=torch.float32)
-        yield x, s
-
-
-def _evaluate(net, frames01, spikes, norm, config, kernel, loss_fn, device) -> float:
-    net.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for x, s in _batches(frames01, spikes, norm, config.upsample, 64, device):
-            loss = loss_fn(net(x), heat_map(s, config.heat_scale, kernel), kernel)
-            total += loss.item() * len(x)
-            count += len(x)
-    return total / count
-
-
-def train_network(config: TrainingConfig, output, *, device="cpu", resume: bool = False, overwrite: bool = False,
-                  progress: bool = True, echo=print) -> TrainingResult:
-    """Train one network; returns the best model and the per-epoch history.
+class SMLMRecipe(Recipe):
+    """Deep-STORM / Deep-STORM-ReLU / DeepCEL0 for :func:`~pointillist.training.engine.train`.
 
     Parameters
     ----------
     config : TrainingConfig
-    output : path
-        Weights file (``.pt``); its companions are written beside it.
-    device : str
-        ``cpu``, ``cuda`` or ``auto``.
-    resume : bool
-        Continue from ``output``'s ``.resume.pt`` (same configuration; the
-        number of epochs may be raised to train longer).
-    overwrite : bool
-        Replace existing files of a previous run.
-    progress : bool
-        Show a progress bar per epoch.
-    echo : callable
-        Receives each log line (also written to the ``.log`` file).
     """
-    from tqdm import tqdm
 
-    paths = prepare_training_files(output, resume=resume, overwrite=overwrite)
-    dev = resolve_device(device)
-    torch.manual_seed(config.seed)
-    t0 = time.perf_counter()
+    def __init__(self, config: TrainingConfig):
+        self.config = config
+        self.method = config.method
 
-    data = simulate_patches(config.optics, config.data, rng=config.seed)
-    train, val = data.split(config.val_fraction)
-    train01 = scale01(torch.as_tensor(train.frames))
-    val01 = scale01(torch.as_tensor(val.frames))
-    norm = Normalization.fit(train01.numpy())
-    train_spikes, val_spikes = torch.as_tensor(train.spikes), torch.as_tensor(val.spikes)
+    def _loss(self, pred, spikes, data):
+        from .losses import deepcel0_loss, deepstorm_loss, heat_map
 
-    net = DeepSTORMNet(NETWORK_METHODS[config.method]).to(dev).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr)
-    kernel = gaussian_kernel().to(dev)
-    loss_fn = _loss_fn(config)
-    history, best_val, best_epoch, start_epoch, log_lines = [], float("inf"), 0, 0, []
-    best_state = None
+        fn = deepcel0_loss if self.method == "deepcel0" else deepstorm_loss
+        heat = heat_map(spikes, self.config.heat_scale, data.kernel)
+        return fn(pred, heat, kernel=data.kernel, **self.config.loss_options)
 
-    if resume:
-        state = load_resume_state(paths, dev)
-        # Only the number of epochs may change: a resumed run with more epochs is the same
-        # run as one started with that many (the data, shuffles and schedule do not depend on it).
-        same = {k: v for k, v in state["config"].items() if k != "epochs"} == {
-            k: v for k, v in config.as_dict().items() if k != "epochs"}
-        if not same:
-            raise InputError(f"{paths['resume']} was written with another configuration; start afresh with --overwrite")
-        if config.epochs < state["epoch"]:
-            raise InputError(f"{paths['resume']} has already run {state['epoch']} epochs; ask for more than that")
-        history, best_val, best_epoch, best_state, start_epoch, log_lines = restore_run(state, net, optimizer,
-                                                                                       scheduler)
-        echo(f"resuming after epoch {start_epoch}")
+    def prepare(self, device):
+        import torch
 
-    def log(line):
-        log_lines.append(line)
-        echo(line)
+        from .losses import gaussian_kernel
+        from .preprocess import Normalization, scale01
+        from .training_data import simulate_patches
 
-    if start_epoch == 0:
-        log(f"pointillist {__version__} training {config.method}: {len(train)} training and {len(val)} validation "
-            f"patches, {sum(p.numel() for p in net.parameters())} parameters, device {dev}")
-    for epoch in range(start_epoch, config.epochs):
-        t_epoch = time.perf_counter()
-        net.train()
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(train01))
+        c = self.config
+        patches = simulate_patches(c.optics, c.data, rng=c.seed)
+        train_part, val_part = patches.split(c.val_fraction)
+        train01 = scale01(torch.as_tensor(train_part.frames))
+        return _Patches(train01=train01, train_spikes=torch.as_tensor(train_part.spikes),
+                        val01=scale01(torch.as_tensor(val_part.frames)), val_spikes=torch.as_tensor(val_part.spikes),
+                        norm=Normalization.fit(train01.numpy()), kernel=gaussian_kernel().to(device),
+                        n_train=len(train_part), n_val=len(val_part),
+                        mean_emitters=float(np.mean(patches.n_emitters)))
+
+    def build(self):
+        from .network import DeepSTORMNet
+
+        return DeepSTORMNet(NETWORK_METHODS[self.method])
+
+    def place(self, net, device):
+        import torch
+
+        return net.to(device).to(memory_format=torch.channels_last)
+
+    def optimizer(self, net, stage):
+        import torch
+
+        return torch.optim.Adam(net.parameters(), lr=self.config.lr)
+
+    def scheduler(self, optimizer, stage):
+        import torch
+
+        c = self.config
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=c.lr_factor,
+                                                          patience=c.lr_patience, min_lr=c.min_lr)
+
+    def _batches(self, frames01, spikes, norm, batch, device, order):
+        import torch
+
+        from .preprocess import prepare_input
+
+        for start in range(0, len(frames01), batch):
+            idx = order[start : start + batch]
+            x = prepare_input(frames01[idx], norm, self.config.upsample).to(device)
+            yield x.contiguous(memory_format=torch.channels_last), spikes[idx][:, None].to(device, torch.float32)
+
+    def batches(self, data, epoch, gen, device):
+        import torch
+
+        order = torch.randperm(len(data.train01), generator=gen)
+        return self._batches(data.train01, data.train_spikes, data.norm, self.config.batch_size, device, order)
+
+    def loss(self, net, batch, data, stage, gen):
+        x, s = batch
+        loss = self._loss(net(x), s, data)
+        return StepLoss(objective=loss, value=loss.item(), count=len(x))
+
+    def validate(self, net, data, device):
+        import torch
+
         total, count = 0.0, 0
-        n_batches = -(-len(train01) // config.batch_size)
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for x, s in _batches(train01, train_spikes, norm, config.upsample, config.batch_size, dev, order):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(x), heat_map(s, config.heat_scale, kernel), kernel)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
-            bar.update(1)
-            bar.set_postfix(loss=f"{total / count:.4g}")
-        bar.close()
-        train_loss = total / count
-        val_loss = _evaluate(net, val01, val_spikes, norm, config, kernel, loss_fn, dev)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step(val_loss)
-        improved = val_loss < best_val
-        if improved:
-            best_val, best_epoch = val_loss, epoch + 1
-            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        seconds = time.perf_counter() - t_epoch
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-                        "seconds": seconds})
-        log(f"epoch {epoch + 1:3d}  train {train_loss:.5g}  val {val_loss:.5g}  lr {lr:.2g}  {seconds:.0f} s"
-            + ("  (best)" if improved else ""))
-        model = _model(config, best_state, norm, history, best_epoch, best_val, dev, time.perf_counter() - t0, data,
-                       len(train))
-        save_model(model, paths["weights"], overwrite=True)
-        with atomic_path(paths["resume"], overwrite=True) as tmp:
-            torch.save({"config": config.as_dict(), "net": net.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "history": history, "best_val": best_val,
-                        "best_epoch": best_epoch, "best_state": best_state, "epoch": epoch + 1, "log": log_lines}, tmp)
-        write_json(paths["config"], {"config": config.as_dict(), "training": model.training}, overwrite=True)
-        write_text(paths["log"], "\n".join(log_lines) + "\n", overwrite=True)
-    seconds = time.perf_counter() - t0
-    model = _model(config, best_state, norm, history, best_epoch, best_val, dev, seconds, data, len(train))
-    log(f"best validation loss {best_val:.5g} at epoch {best_epoch}; {seconds:.0f} s -> {paths['weights']}")
-    write_text(paths["log"], "\n".join(log_lines) + "\n", overwrite=True)
-    return TrainingResult(model=model, history=history, best_epoch=best_epoch, best_val_loss=best_val, seconds=seconds)
+        order = torch.arange(len(data.val01))
+        with torch.no_grad():
+            for x, s in self._batches(data.val01, data.val_spikes, data.norm, 64, device, order):
+                total += self._loss(net(x), s, data).item() * len(x)
+                count += len(x)
+        return total / count, {}
+
+    def describe(self, data, net, device):
+        return (f"training {self.method}: {data.n_train} training and {data.n_val} validation patches, "
+                f"{sum(p.numel() for p in net.parameters())} parameters, device {device}")
+
+    def weights_fields(self, data, history):
+        from ...io.weights import Architecture, TrainedOptics
+
+        c = self.config
+        return {"architecture": Architecture(ARCHITECTURE, {"output": NETWORK_METHODS[self.method]}),
+                "optics": TrainedOptics(c.pixel_size_nm, c.psf_fwhm_nm, c.upsample),
+                "data": {"n_train": data.n_train, "n_val": data.n_val, "mean_emitters_per_patch": data.mean_emitters},
+                "extra": {"normalization": data.norm.as_dict(), "heat_scale": float(c.heat_scale),
+                          "kernel_factor": float(c.loss_options["kernel_factor"])}}
 
 
-def _model(config, best_state, norm, history, best_epoch, best_val, dev, seconds, data, n_train) -> SMLMModel:
-    net = DeepSTORMNet(NETWORK_METHODS[config.method])
-    net.load_state_dict(best_state)
-    net.eval()
-    training = {
-        "pointillist_version": __version__,
-        "config": config.as_dict(),
-        "epochs_run": len(history),
-        "best_epoch": best_epoch,
-        "best_val_loss": best_val,
-        "final_train_loss": history[-1]["train_loss"],
-        "device": str(dev),
-        "seconds": seconds,
-        "n_train": n_train,
-        "n_val": len(data) - n_train,
-        "mean_emitters_per_patch": float(np.mean(data.n_emitters)),
-    }
-    return SMLMModel(method=config.method, net=net, normalization=norm,
-                     optics={"pixel_size_nm": config.pixel_size_nm, "psf_fwhm_nm": config.psf_fwhm_nm,
-                             "upsample": config.upsample},
-                     heat_scale=config.heat_scale, kernel_factor=config.loss_options["kernel_factor"],
-                     training=training)
+def train_network(config: TrainingConfig, output, *, device="cpu", resume: bool = False, overwrite: bool = False,
+                  progress: bool = True, echo=print) -> TrainingResult:
+    """Train one SMLM network; the best validation weights go to ``output``.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        The network, its loss, the optics and the simulated patches.
+    output, device, resume, overwrite, progress, echo
+        As :func:`pointillist.training.engine.train` (``resume``: only the
+        number of epochs may be raised, to train longer).
+
+    Returns
+    -------
+    TrainingResult
+        ``.trained`` is the best network with its weights record (what
+        :func:`~pointillist.methods.smlm.network.load_model` returns).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> data = PatchSettings(n_patches=8, n_frames=2, frame_size=32, patch=8, min_emitters=1)
+    >>> cfg = TrainingConfig(method="deepcel0", data=data, epochs=1, batch_size=4)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     res = train_network(cfg, pathlib.Path(d) / "m.pt", progress=False, echo=lambda line: None)
+    >>> res.record.method, res.record.epochs
+    ('deepcel0', 1)
+    """
+    return train(SMLMRecipe(config), output, device=device, resume=resume, overwrite=overwrite, progress=progress,
+                 echo=echo)

@@ -1,4 +1,10 @@
-"""The localization table shared by simulators, SMLM methods and metrics."""
+"""The localization table shared by simulators, detection, SMLM methods, metrics and io.
+
+A core data type: this module imports nothing from the rest of pointillist
+but the error class, so every layer (io, detection, metrics, simulate,
+methods) can build and read tables without importing another layer.
+``pointillist.io.Localizations`` is the same class, re-exported.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from .errors import InputError
 
 __all__ = ["Localizations"]
 
@@ -80,12 +86,37 @@ class Localizations:
 
     @classmethod
     def empty(cls) -> "Localizations":
-        """A table with no rows."""
+        """A table with no rows.
+
+        Examples
+        --------
+        >>> len(Localizations.empty())
+        0
+        """
         return cls(frame=np.zeros(0, np.int64), x_nm=np.zeros(0), y_nm=np.zeros(0))
 
     @classmethod
     def concatenate(cls, parts) -> "Localizations":
-        """Join tables row-wise; optional columns survive only if every part has them."""
+        """Join tables row-wise; optional columns survive only if every part has them.
+
+        Parameters
+        ----------
+        parts : iterable of Localizations
+            Tables to join, in order.
+
+        Returns
+        -------
+        Localizations
+            All rows of ``parts``; an empty table when ``parts`` is empty.
+
+        Examples
+        --------
+        >>> a = Localizations(frame=[0], x_nm=[1.0], y_nm=[2.0], background=[3.0])
+        >>> b = Localizations(frame=[1], x_nm=[4.0], y_nm=[5.0])
+        >>> both = Localizations.concatenate([a, b])
+        >>> both.frame.tolist(), both.background is None
+        ([0, 1], True)
+        """
         parts = list(parts)
         if not parts:
             return cls.empty()
@@ -116,7 +147,24 @@ class Localizations:
         return np.stack([self.x_nm, self.y_nm], axis=1)
 
     def select(self, mask) -> "Localizations":
-        """Rows where ``mask`` (boolean or index array) selects."""
+        """Rows where ``mask`` (boolean or index array) selects.
+
+        Parameters
+        ----------
+        mask : array_like of bool or int
+            Boolean mask of length ``len(self)`` or row indices.
+
+        Returns
+        -------
+        Localizations
+            The selected rows, every column kept.
+
+        Examples
+        --------
+        >>> locs = Localizations(frame=[0, 1, 1], x_nm=[1.0, 2.0, 3.0], y_nm=[0.0, 0.0, 0.0])
+        >>> locs.select(locs.x_nm > 1.5).x_nm.tolist()
+        [2.0, 3.0]
+        """
         mask = np.asarray(mask)
 
         def pick(v):
@@ -132,17 +180,45 @@ class Localizations:
         )
 
     def in_frame(self, frame: int) -> "Localizations":
-        """Rows of one frame."""
+        """Rows of one frame (0-based index).
+
+        Examples
+        --------
+        >>> Localizations(frame=[0, 1, 1], x_nm=[1.0, 2.0, 3.0], y_nm=[0.0, 0.0, 0.0]).in_frame(1).x_nm.tolist()
+        [2.0, 3.0]
+        """
         return self.select(self.frame == frame)
 
     def sorted(self) -> "Localizations":
-        """Rows sorted by frame, then y, then x (a stable, reproducible order)."""
+        """Rows sorted by frame, then y, then x (a stable, reproducible order).
+
+        Examples
+        --------
+        >>> Localizations(frame=[1, 0, 0], x_nm=[5.0, 9.0, 1.0], y_nm=[0.0, 0.0, 0.0]).sorted().x_nm.tolist()
+        [1.0, 9.0, 5.0]
+        """
         return self.select(np.lexsort((self.x_nm, self.y_nm, self.frame)))
 
     def to_pixels(self, pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray]:
         """Continuous (row, column) coordinates in pixels of ``pixel_size_nm``.
 
         The centre of pixel (i, j) is at (i + 0.5, j + 0.5).
+
+        Parameters
+        ----------
+        pixel_size_nm : float
+            Size of a pixel of the target grid, in nm.
+
+        Returns
+        -------
+        rows, cols : ndarray of float64
+            ``y_nm / pixel_size_nm`` and ``x_nm / pixel_size_nm``.
+
+        Examples
+        --------
+        >>> rows, cols = Localizations(frame=[0], x_nm=[37.5], y_nm=[62.5]).to_pixels(25.0)
+        >>> rows.tolist(), cols.tolist()
+        ([2.5], [1.5])
         """
         if not pixel_size_nm > 0:
             raise InputError(f"pixel_size_nm must be positive, got {pixel_size_nm}")
@@ -153,6 +229,21 @@ class Localizations:
         """Build from pixel indices (or sub-pixel positions) of a grid of ``pixel_size_nm``.
 
         Integer indices map to pixel centres: x = (col + 0.5) * pixel_size_nm.
+
+        Parameters
+        ----------
+        frame : int or array_like of int
+            0-based frame of each row (a scalar applies to all rows).
+        rows, cols : array_like of float
+            Pixel indices or sub-pixel positions (an integer is a pixel centre).
+        pixel_size_nm : float
+            Size of a grid pixel in nm.
+        photons : array_like of float, optional
+            Intensity of each row; ones if omitted.
+
+        Returns
+        -------
+        Localizations
 
         Examples
         --------
