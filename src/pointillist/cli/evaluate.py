@@ -7,13 +7,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    """Add the ``evaluate`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist evaluate`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser("evaluate", help="score localizations (or a support map) against a ground truth",
                             description="Match localizations to the ground truth frame by frame (optimal one-to-one "
                             "assignment within the tolerance) and report Jaccard, recall, precision (percent), "
@@ -28,18 +22,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist evaluate PRED.csv GT.csv --tolerance-nm 50``: scores localizations (or a support map) against a ground truth and prints them.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist evaluate PRED.csv GT.csv --tolerance-nm 50``: scores localizations (or a support map) against
+    a ground truth and prints them; returns the exit code (see :mod:`pointillist.cli`).
     """
     from ..errors import InputError
     from ..io import read_localizations

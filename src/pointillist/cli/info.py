@@ -7,13 +7,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    """Add the ``info`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist info`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser("info", help="describe a TIFF stack", description="Shape, dtype, value range and "
                             "pixel size (nm, if the file says) of a TIFF stack.")
     parser.add_argument("stack", type=Path, metavar="STACK.tif")
@@ -22,18 +16,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist info STACK.tif``: prints the shape, dtype, value range and pixel size of a TIFF stack.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist info STACK.tif``: prints the shape, dtype, value range and pixel size of a TIFF stack; returns
+    the exit code (see :mod:`pointillist.cli`).
     """
     from ..io import tiff_info
     from ..io.atomic import to_json_text

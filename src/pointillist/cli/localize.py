@@ -11,13 +11,7 @@ METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 
 
 def register(sub) -> None:
-    """Add the ``localize`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist localize`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser(
         "localize", help="localize single molecules frame by frame (CEL0, Deep-STORM, DeepCEL0)",
         description="Localize emitters in each frame of an SMLM stack. Writes localizations.csv (ThunderSTORM "
@@ -45,18 +39,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist localize STACK.tif -o OUT --method deepcel0``: localizes each frame and writes localizations.csv, render.tif, run.json and preview.png.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist localize STACK.tif -o OUT --method deepcel0``: localizes each frame and writes
+    localizations.csv, render.tif, run.json and preview.png; returns the exit code (see :mod:`pointillist.cli`).
     """
     from ..errors import InputError
     from ..figures import save_panels

@@ -24,13 +24,7 @@ _OPTION_METHODS = {
 
 
 def register(sub) -> None:
-    """Add the ``reconstruct`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist reconstruct`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser(
         "reconstruct", help="super-resolve a fluctuating stack (COL0RME, PnP-COL0RME, SOFI, SRRF, SPARCOM, LSPARCOM)",
         description="Reconstruct a super-resolved image from a stack of fluctuating frames. colorme and "
@@ -138,18 +132,9 @@ _IMAGE_MEANING = {
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist reconstruct STACK.tif -o OUT --method colorme``: reconstructs a fluctuating stack and writes support.tif / intensity.tif / background.tif, run.json and previews.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist reconstruct STACK.tif -o OUT --method colorme``: reconstructs a fluctuating stack and writes
+    support.tif / intensity.tif / background.tif, run.json and previews; returns the exit code (see
+    :mod:`pointillist.cli`).
     """
     _check_method_options(args)
     created = not Path(args.output).exists()

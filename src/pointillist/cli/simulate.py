@@ -9,13 +9,7 @@ from .common import add_optics_options, optics_from_args, prepare_output_dir
 
 
 def register(sub) -> None:
-    """Add the ``simulate`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist simulate`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser("simulate", help="simulate a stack with its ground truth",
                             description="Simulate an SMLM or a fluctuation stack with its ground truth.")
     kinds = parser.add_subparsers(dest="kind", metavar="{smlm,fluct}", required=True)
@@ -81,18 +75,8 @@ def _camera(args, defaults):
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist simulate fluct OUT --seed 0``: simulates an SMLM or a fluctuation stack with its ground truth and writes them.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist simulate fluct OUT --seed 0``: simulates an SMLM or a fluctuation stack with its ground truth
+    and writes them; returns the exit code (see :mod:`pointillist.cli`).
     """
     from ..errors import InputError
     from ..figures import save_simulation_preview

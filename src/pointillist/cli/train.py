@@ -9,13 +9,7 @@ TRAIN_METHODS = ("deepcel0", "deepstorm", "deepstorm-relu", "gs-denoiser", "lspa
 
 
 def register(sub) -> None:
-    """Add the ``train`` sub-command to the ``sub`` parsers of ``pointillist``.
-
-    Parameters
-    ----------
-    sub : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
+    """Add ``pointillist train`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser(
         "train", help="train a network on simulated data (SMLM networks, the PnP-COL0RME denoiser, LSPARCOM)",
         description="Train a network on data simulated for the given optics. Writes the best weights to "
@@ -110,18 +104,8 @@ def _fields(args, names: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``pointillist train --method deepcel0 -o model.pt``: trains a network (deepcel0, deepstorm, deepstorm-relu, gs-denoiser, lsparcom) and writes its weights.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed options of the sub-command.
-
-    Returns
-    -------
-    int
-        The exit code (0). Bad input raises ``InputError``, which ``pointillist.cli.main.main`` prints as one
-        line with exit code 2.
+    """``pointillist train --method deepcel0 -o model.pt``: trains a network (deepcel0, deepstorm, deepstorm-relu,
+    gs-denoiser, lsparcom) and writes its weights; returns the exit code (see :mod:`pointillist.cli`).
     """
     _check_family(args)
     if args.method == "gs-denoiser":

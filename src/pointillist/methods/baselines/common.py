@@ -51,6 +51,31 @@ def real_number(name: str, value, *, low: float = -math.inf, high: float = math.
                 include_low: bool = True) -> float:
     """``value`` as a float when it is a real number in the range, else an ``InputError`` naming ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The option's name, for the error message.
+    value : object
+        What the caller passed: accepted when it is a finite int or float
+        (NumPy scalars included, bool excluded) inside the range.
+    low, high : float
+        The range ``low <= value < high`` (``low < value`` when
+        ``include_low`` is False); ``high`` is always excluded. Default: the
+        whole real line.
+    include_low : bool
+        Whether ``low`` itself is accepted.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
+
+    Raises
+    ------
+    InputError
+        When ``value`` is not a finite real number in the range; the message
+        names ``name`` and the range.
+
     Examples
     --------
     >>> real_number("threshold", 0.5, low=0, high=1)
@@ -78,6 +103,25 @@ def trig_interpolation_matrix(n: int, start: float, step: float, points) -> np.n
     not joined by a jump. Kernel for the even period ``N``:
     ``sin(pi u) / (N tan(pi u / N))`` (``u`` in samples), the Nyquist term
     split evenly.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples on the axis (at least 1; one sample gives a
+        constant).
+    start : float
+        Position of sample 0, in the unit of ``points`` (camera pixels where
+        this package uses it).
+    step : float
+        Spacing of the samples, in the same unit.
+    points : array_like (P,)
+        Where to evaluate the interpolant, in the same unit.
+
+    Returns
+    -------
+    ndarray (P, n) float64
+        ``W``: ``W @ f`` is the interpolant of the samples ``f`` (n,) at
+        ``points``.
 
     Examples
     --------
@@ -115,6 +159,32 @@ def to_fine_grid(image: np.ndarray, *, start: float, step: float, upsample: int)
     Camera pixel ``i`` covers ``[i, i + 1)``, so a camera-grid image has
     ``start = 0.5, step = 1`` and the virtual-pixel grid of SOFI has
     ``start = 0.5, step = 0.5``.
+
+    Parameters
+    ----------
+    image : array_like (M, N)
+        Samples on a regular grid with the same ``start`` and ``step`` on
+        both axes.
+    start : float
+        Position of sample 0 in camera pixels (0.5: the centre of camera
+        pixel 0).
+    step : float
+        Sample spacing in camera pixels (1: the camera grid; 0.5: SOFI's
+        virtual pixels).
+    upsample : int
+        q, fine pixels per camera pixel (at least 1).
+
+    Returns
+    -------
+    ndarray (q h, q w) float64
+        The image on the fine grid. ``h = ceil(start + (M - 1) step + step / 2)``
+        camera pixels (the outer edge of the last sample), ``w`` likewise
+        from ``N``: ``(q M, q N)`` for a camera-grid image.
+
+    Raises
+    ------
+    InputError
+        When ``image`` is not 2-D or ``upsample`` is below 1.
 
     Examples
     --------

@@ -53,6 +53,15 @@ SIGMA_TOLERANCE = 0.15
 class LSPARCOMNet(nn.Module):
     """The unfolded ISTA network (``folds`` folds after an initial one).
 
+    Parameters
+    ----------
+    folds : int
+        Folds after the initial one (at least 1).
+    input_kernel : int
+        Side of the learned data filters ``W_k``, in fine pixels (odd).
+    state_kernel : int
+        Side of the learned state convolutions ``K_k``, in fine pixels (odd).
+
     Examples
     --------
     >>> net = LSPARCOMNet(folds=3, input_kernel=9, state_kernel=3)
@@ -104,6 +113,19 @@ def target_scale(optics) -> float:
     ``|Psi e_j|^2 / max (Psi e_j)^2`` (about 4 for the shipped optics): of
     order 1, the input's scale, rather than the ~60 of the raw ratio.
 
+    Parameters
+    ----------
+    optics : Optics
+        Gaussian PSF width (``sigma_px``, camera pixels) and upsampling
+        factor q.
+
+    Returns
+    -------
+    float
+        ``|Psi e_j|^2`` of the separable Gaussian imaging operator
+        (dimensionless: camera variance per unit of emitter variance), at the
+        fine pixel that maximises it, away from the field's borders.
+
     Examples
     --------
     >>> from pointillist.optics import Optics
@@ -119,6 +141,27 @@ def target_scale(optics) -> float:
 
 def variance_input(variance: np.ndarray, upsample: int) -> tuple[np.ndarray, float]:
     """The network input: camera-pixel variance / its max, repeated over q x q fine pixels; and the max.
+
+    Parameters
+    ----------
+    variance : ndarray (H, W)
+        Temporal variance of each camera pixel (photons^2 for a calibrated
+        stack; any unit works, since it is divided by its maximum).
+    upsample : int
+        q, fine pixels per camera pixel.
+
+    Returns
+    -------
+    u : ndarray (qH, qW) float64
+        ``variance / max(variance)``, each camera pixel repeated over its
+        q x q fine pixels (maximum 1).
+    scale : float
+        ``max(variance)``, in the unit of ``variance``.
+
+    Raises
+    ------
+    InputError
+        When the variance is zero everywhere (a stack constant in time).
 
     Examples
     --------
@@ -168,6 +211,19 @@ def temporal_variance(data, *, chunk: int = 256) -> np.ndarray:
     ``data`` is an array or an :class:`~pointillist.acquisition.Acquisition`
     (then in photons; the pass also leaves its mean frame).
 
+    Parameters
+    ----------
+    data : array (T, H, W) or Acquisition
+        The frames (at least 2).
+    chunk : int
+        Frames read at a time.
+
+    Returns
+    -------
+    ndarray (H, W) float64
+        The variance of each camera pixel over time, in the frames' unit
+        squared (photons^2 for a calibrated acquisition).
+
     Examples
     --------
     >>> data = np.random.default_rng(0).normal(size=(50, 4, 5))
@@ -192,6 +248,8 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     Parameters
     ----------
     stack : array (T, H, W), path or Acquisition
+        Raw frames (at least 2, fluctuating); ``(stack - offset) / gain`` is
+        analysed.
     optics : Optics
         Must match the optics the weights were trained for (same q, PSF
         sigma within 15 %); the shipped weights: q = 4, FWHM 258.21 nm at
@@ -203,9 +261,23 @@ def lsparcom(stack, *, optics, weights=None, threshold: float = DEFAULT_THRESHOL
     offset, gain : float or ndarray, optional
         Camera calibration (the variance scales with 1 / gain^2); or ``calibration``.
     calibration : Calibration, optional
+        Offset and gain together, instead of ``offset`` and ``gain``.
     device : str, optional
+        Torch device of the forward pass; None means CPU.
     progress : bool
         Unused (one forward pass); accepted as every method's.
+
+    Returns
+    -------
+    BaselineResult
+        ``image`` (qH, qW) float64: the emitters' temporal variance in each
+        fine pixel, in the calibrated unit squared (photons^2 when calibrated),
+        i.e. the network output times ``max(variance) / output_scale``;
+        ``support`` (qH, qW) bool, ``image > threshold * max(image)``;
+        ``parameters`` (threshold, weights path and sha256, trained optics,
+        folds, calibration, device, optics, number of frames);
+        ``extra["variance_scale"]`` the input's normalisation
+        ``max(variance)``.
 
     Examples
     --------

@@ -83,6 +83,28 @@ class LsparcomTrainingConfig:
 def simulate_lsparcom_samples(n: int, config: LsparcomTrainingConfig, rng=None) -> tuple[np.ndarray, np.ndarray]:
     """``n`` (input, target) pairs, each ``(q S, q S)`` float32 (``S = config.image_size``), seeded.
 
+    Parameters
+    ----------
+    n : int
+        Number of pairs. Stacks whose variance is zero everywhere are
+        redrawn.
+    config : LsparcomTrainingConfig
+        Optics (q, PSF width and its jitter), ``image_size`` S in camera
+        pixels, and the ranges that frames, on-probability and SNR are drawn
+        from.
+    rng : int, numpy.random.Generator or None
+        Seed or generator; each stack's seed is drawn from it.
+
+    Returns
+    -------
+    inputs : ndarray (n, qS, qS) float32
+        Network inputs: each stack's camera-pixel temporal variance divided
+        by its maximum, repeated over the q x q fine pixels (maximum 1).
+    targets : ndarray (n, qS, qS) float32
+        The emitters' true temporal variance in each fine pixel (photons^2),
+        divided by the same maximum and multiplied by
+        ``target_scale(config.optics)`` (the nominal optics).
+
     Examples
     --------
     >>> u, r = simulate_lsparcom_samples(2, LsparcomTrainingConfig(image_size=8), rng=0)

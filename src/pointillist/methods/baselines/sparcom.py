@@ -43,6 +43,7 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     Parameters
     ----------
     stack : array (T, H, W), path or Acquisition
+        Raw frames (at least 2); ``(stack - offset) / gain`` is analysed.
     optics : Optics
         Pixel size, Gaussian PSF and super-resolution factor q.
     lambda_ratio : float, optional
@@ -59,8 +60,11 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     offset, gain : float or ndarray, optional
         Camera calibration, photons = (ADU - offset) / gain; or ``calibration``.
     calibration : Calibration, optional
+        Offset and gain together, instead of ``offset`` and ``gain``.
     device : str, optional
         "cpu" (default), "cuda" or "auto".
+    progress : bool
+        A progress bar of the FISTA iterations.
 
     Returns
     -------

@@ -53,6 +53,19 @@ def catmull_rom_matrix(n: int, points) -> np.ndarray:
     NanoJ-SRRF, points closer than 1.5 pixels to either edge give 0 (a zero
     row) and taps beyond the edge are clamped to it.
 
+    Parameters
+    ----------
+    n : int
+        Number of samples (camera pixels) on the axis.
+    points : array_like
+        Positions in camera pixels where to interpolate (flattened: P
+        points).
+
+    Returns
+    -------
+    ndarray (P, n) float64
+        ``W``; the rows of points within 1.5 pixels of an edge are zero.
+
     Examples
     --------
     >>> w = catmull_rom_matrix(6, [1.5, 2.5, 3.0, 0.7])

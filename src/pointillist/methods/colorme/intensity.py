@@ -99,7 +99,47 @@ class IntensityResult:
 def solve_intensity(psi: LinearOperator, ybar: torch.Tensor, support: torch.Tensor, *, mu: float, beta: float,
                     fit_background: bool = True, start=None, options=SolverOptions(max_iter=2000, tol=1e-6,
                                                                                     record_objective=False)):
-    """One solve for a fixed ``mu``; returns ``(x, b, solver result)``."""
+    """One solve for a fixed ``mu``; returns ``(x, b, solver result, smooth term)``.
+
+    Minimises the objective of the module docstring on the support by FISTA
+    on the stacked variable ``(x, b)``.
+
+    Parameters
+    ----------
+    psi : LinearOperator
+        Imaging operator from the fine grid ``psi.in_shape`` (qH, qW) to the
+        camera grid ``psi.out_shape`` (H, W).
+    ybar : torch.Tensor (H, W)
+        The temporal mean frame, in calibrated units (photons; ADU without a
+        calibration); it sets the dtype and device of the solve.
+    support : torch.Tensor (qH, qW) bool
+        Where ``x`` may be non-zero.
+    mu : float
+        Smoothness weight of the intensity.
+    beta : float
+        Smoothness weight of the background.
+    fit_background : bool
+        Estimate a smooth background ``b >= 0``; else ``b = 0``.
+    start : torch.Tensor, optional
+        Warm start: a previous solve's ``res.x``, the flat concatenation of
+        ``x`` and ``b`` (``qH qW + H W`` values). Default: ``x = 0`` and
+        ``b = median(ybar)`` (0 without background).
+    options : SolverOptions
+        FISTA controls.
+
+    Returns
+    -------
+    x : torch.Tensor (qH, qW)
+        Intensity: mean per frame in each fine pixel, in the unit of
+        ``ybar``; zero off the support.
+    b : torch.Tensor (H, W)
+        Background in each camera pixel, in the unit of ``ybar``.
+    res : SolverResult
+        FISTA's result: ``res.x`` the stacked variable, ``n_iter``,
+        ``converged``, ``history``.
+    fit : object
+        The smooth term; ``fit.residual(res.x)`` is ``Psi x + b - ybar``.
+    """
     packed = _Packed(psi.in_shape, psi.out_shape)
     f = _IntensityFit(psi, ybar, mu, beta, packed, fit_background)
     mask = packed.join(support.to(ybar.dtype), torch.full(psi.out_shape, 1.0 if fit_background else 0.0,
@@ -131,6 +171,54 @@ def estimate_intensity(psi: LinearOperator, ybar, support, *, noise_variance: fl
     ``"statistical"`` the noise energy of the mean image, ``N s / T``.
     When the target cannot be met inside ``mu_bounds`` the nearest bound
     is used and ``dp_satisfied`` is False.
+
+    Parameters
+    ----------
+    psi : LinearOperator
+        Imaging operator from the fine grid (qH, qW) to the camera grid
+        (H, W).
+    ybar : array_like or torch.Tensor (H, W)
+        The temporal mean frame, in calibrated units (photons; ADU without a
+        calibration).
+    support : array_like or torch.Tensor (qH, qW) bool
+        The support from the support step.
+    noise_variance : float
+        ``s``, the per-frame noise variance from the support step (unit of
+        ``ybar`` squared); it sets the discrepancy target.
+    n_frames : int
+        T, the number of frames averaged into ``ybar`` (for
+        ``dp_mode="statistical"``).
+    mu : float, optional
+        Smoothness of the intensity (>= 0); by the discrepancy principle if
+        omitted.
+    beta : float
+        Smoothness of the background (>= 0; reference code: 20).
+    dp_mode : {"code", "statistical"}
+        Discrepancy target ``N s`` or ``N s / T``.
+    fit_background : bool
+        Estimate a smooth non-negative background; else ``b = 0``.
+    device : str or torch.device, optional
+        Where to solve; None means CPU.
+    mu_bounds : (float, float)
+        Range searched for ``mu``.
+    max_solves : int
+        Cap on the number of solves (the bracketing ones included).
+    progress : tqdm-like, optional
+        Its ``update(1)`` is called after each solve of the search.
+
+    Returns
+    -------
+    IntensityResult
+        ``intensity`` (qH, qW) and ``background`` (H, W), NumPy arrays in the
+        unit of ``ybar`` (mean per frame); the ``mu`` used;
+        ``residual_norm2`` ``|Psi x + b - ybar|^2``; ``dp_target`` and
+        ``dp_satisfied`` (None when ``mu`` was given); ``n_solves`` and
+        ``history`` (``mu`` and ``residual2`` of every solve).
+
+    Raises
+    ------
+    InputError
+        For an unknown ``dp_mode`` or a negative ``beta`` or ``mu``.
 
     Examples
     --------

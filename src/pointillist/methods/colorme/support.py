@@ -64,6 +64,26 @@ def lambda_max(fit: CovarianceFit, penalty: str, *, mode: str = "exact") -> floa
     so for TV this is the smallest lambda for which a *constant* image is
     optimal, bounded by the least-squares dual certificate
     ``max |grad u|`` with ``-div grad u = c - mean(c)`` (solved by DCT).
+
+    Parameters
+    ----------
+    fit : CovarianceFit
+        The covariance data term (data divided by ``max R_y``).
+    penalty : {"cel0", "l1", "tv"}
+        The support regulariser.
+    mode : {"exact", "code"}
+        Noise variance at ``r = 0``: the optimal ``s*(0)``, or 0 as the
+        reference code.
+
+    Returns
+    -------
+    float
+        lambda_max (>= 0) on the normalised scale of ``fit``.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``mode`` or ``penalty``.
     """
     if mode not in ("exact", "code"):
         raise InputError(f"lambda_max mode must be 'exact' or 'code', got {mode!r}")
@@ -144,7 +164,9 @@ def estimate_support(
     stats : CovarianceStats
         From ``covariance_statistics`` (one pass over the calibrated frames).
     op : CovarianceOperator
+        ``r -> Psi diag(r) Psi^T`` for the tile's imaging operator ``Psi``.
     penalty : {"cel0", "l1", "tv"}
+        The support regulariser.
     lambda_ratio : float, optional
         lambda as a fraction of ``lambda_max`` (``DEFAULT_LAMBDA_RATIO`` of
         the penalty if omitted).
@@ -162,6 +184,31 @@ def estimate_support(
     threshold : float, optional
         Support = ``r > threshold * max(r)`` (0: the exact zeros of the
         prox); ``DEFAULT_THRESHOLD`` of the penalty if omitted.
+    options : SolverOptions
+        Iteration cap and tolerance of FISTA (with IRL1: of the inner FISTA;
+        ``options.tol`` is also the outer tolerance).
+    tv_inner : int
+        Inner iterations of the TV prox.
+    device : str or torch.device, optional
+        Where to solve; None means CPU.
+    progress : tqdm-like, optional
+        A progress bar that the solver updates.
+
+    Returns
+    -------
+    SupportResult
+        ``variance_map`` r and ``support`` (fine-grid tensors (qH, qW) on the
+        solver's device; r in the data unit squared, photons^2 when
+        calibrated), ``noise_variance`` s (data unit squared; mean over the
+        runs), ``lam`` and ``lambda_max`` (normalised scale),
+        ``lambda_ratio``, ``penalty``, ``n_iter`` and ``converged`` of the
+        first run, the number of ``runs`` and the ``history`` of all runs.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``penalty`` or ``algorithm``, a non-positive
+        ``lambda_ratio`` or a ``threshold`` outside [0, 1).
     """
     if penalty not in PENALTIES:
         raise InputError(f"penalty must be one of {', '.join(PENALTIES)}, got {penalty!r}")

@@ -52,7 +52,26 @@ class CovarianceRun:
 
 
 def check_covariance_inputs(optics, tile_size) -> None:
-    """Checks of the options the covariance-domain methods share (the stack is the acquisition's business)."""
+    """Checks of the options the covariance-domain methods share (the stack is the acquisition's business).
+
+    Parameters
+    ----------
+    optics : Optics
+        Must be a :class:`~pointillist.optics.Optics` with a Gaussian PSF
+        (``psf_fwhm_nm``).
+    tile_size : int
+        Camera pixels per tile side; at least 16.
+
+    Returns
+    -------
+    None
+        Returns when the options are valid.
+
+    Raises
+    ------
+    InputError
+        Naming the option that is wrong and how to fix it.
+    """
     if not isinstance(optics, Optics):
         raise InputError("optics must be a pointillist.optics.Optics")
     if not optics.is_gaussian:

@@ -78,6 +78,9 @@ def pnp_colorme(
         Support = ``r > threshold * max r``.
     weights : path, optional
         Denoiser checkpoint (default: the shipped one); or pass ``denoiser``.
+    denoiser : GradientStepDenoiser or LoadedWeights, optional
+        An already loaded denoiser (``load_denoiser``'s result keeps its
+        weights record for the run record); ``weights`` is then ignored.
     nonneg : bool
         Clamp the iterates at 0 after the denoiser (off: keeps ``G`` monotone).
     tau_factor : float
@@ -87,13 +90,22 @@ def pnp_colorme(
     offset, gain : float or ndarray, optional
         Camera calibration, photons = (ADU - offset) / gain; or ``calibration``.
     calibration : Calibration, optional
+    tile_size : int
+        Camera pixels per tile side; larger fields are processed in
+        overlapping tiles and stitched.
     max_iter, tol :
         Iteration cap and tolerance on ``|r_{k+1} - r_k| / |r_0|``.
+    device : str, optional
+        "cpu" (default), "cuda" or "auto".
+    progress : bool
+        Show a progress bar of the iterations.
 
     Returns
     -------
-    ColormeResult
-        ``penalty = "pnp"``, no lambda, ``mu`` the intensity smoothness;
+    PnPResult
+        A :class:`~pointillist.methods.colorme.api.ColormeResult` (fields on
+        the same grids and in the same units) with ``penalty = "pnp"``, no
+        lambda, ``mu`` the intensity smoothness;
         ``parameters["denoiser"]`` and each tile's record say which denoiser
         (path, sha256), mu, sigma and step were used, and whether ``G``
         decreased (``parameters["objective_decreasing"]``; None with ``nonneg``);

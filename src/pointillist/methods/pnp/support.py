@@ -96,7 +96,23 @@ class PnPSupportResult:
 
 
 def make_fit(stats: CovarianceStats, psi: SeparableMatrices, covariance: str, *, device=None):
-    """The smooth data term of the chosen covariance model."""
+    """The smooth data term of the chosen covariance model.
+
+    Parameters
+    ----------
+    stats : CovarianceStats
+        Covariance statistics of the tile.
+    psi : SeparableMatrices
+        Imaging operator of the tile.
+    covariance : {"full", "diagonal"}
+        Every lag of the covariance, or the pixel variances only.
+    device : str or torch.device, optional
+
+    Returns
+    -------
+    CovarianceFit or VarianceFit
+        The data term, divided by ``max R_y`` (resp. ``max v``).
+    """
     if covariance == "full":
         return CovarianceFit(CovarianceOperator(psi), stats, device=device)
     if covariance == "diagonal":
@@ -105,7 +121,33 @@ def make_fit(stats: CovarianceStats, psi: SeparableMatrices, covariance: str, *,
 
 
 def check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol) -> None:
-    """Clear errors for out-of-range PnP parameters (checked before any work is done)."""
+    """Clear errors for out-of-range PnP parameters (checked before any work is done).
+
+    Parameters
+    ----------
+    mu : float
+        Denoiser scaling; positive.
+    sigma : float
+        Denoiser noise level in units of 1/255; in [0, 255].
+    threshold : float
+        Support threshold as a fraction of ``max r``; in [0, 1).
+    tau_factor : float
+        Step as a fraction of ``1 / L_F``; in (0, 2).
+    max_iter : int
+        Iteration cap; at least 1.
+    tol : float
+        Tolerance on the relative change; non-negative.
+
+    Returns
+    -------
+    None
+        Returns when every parameter is in range.
+
+    Raises
+    ------
+    InputError
+        Naming the parameter out of range and its range.
+    """
     if not mu > 0:
         raise InputError(f"mu must be positive, got {mu}")
     if not 0 <= sigma <= 255:
@@ -123,6 +165,26 @@ def scaled_denoiser(denoiser: GradientStepDenoiser, sigma: float, mu: float, *, 
 
     ``psi(D(z)) = g_sigma(mu z) / mu^2 - 1/2 |z - D(z)|^2``: the value at
     the output of the function whose prox ``D_{mu,sigma}`` is (Prox-PnP).
+
+    Parameters
+    ----------
+    denoiser : GradientStepDenoiser
+        Trained on images in [0, 1]; its parameters' dtype and device are
+        where each iterate is denoised.
+    sigma : float
+        Noise level in units of 1/255.
+    mu : float
+        Scaling, ``D_{mu,sigma}(z) = D_sigma(mu z) / mu``.
+    nonneg : bool
+        Clamp the denoised image at 0 (``psi`` is evaluated before the
+        clamp).
+
+    Returns
+    -------
+    callable
+        ``denoise(z) -> (d, psi_value)`` for a 2-D tensor ``z`` (the iterate,
+        on the normalised scale): ``d = D_{mu,sigma}(z)`` with ``z``'s shape,
+        dtype and device, and ``psi_value`` a float.
     """
     param = next(denoiser.parameters())
     level = sigma / 255.0
@@ -148,9 +210,12 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
     Parameters
     ----------
     stats : CovarianceStats
+        Covariance statistics of the tile (``covariance_statistics``).
     psi : SeparableMatrices
-        Imaging operator (Gaussian PSF) of the tile.
+        Imaging operator (Gaussian PSF) of the tile, fine grid (qH, qW) to
+        camera grid (H, W).
     denoiser : GradientStepDenoiser
+        Trained on images in [0, 1] (see ``scaled_denoiser``).
     covariance : {"full", "diagonal"}
         Fit every lag of the covariance, or the pixel variances only.
     mu : float
@@ -167,6 +232,26 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
         breaks the exact prox interpretation, so ``G`` may not decrease).
     options : SolverOptions
         ``max_iter`` and ``tol`` on the relative change.
+    device : str or torch.device, optional
+        Where to solve; None means CPU.
+    progress : tqdm-like, optional
+        A progress bar that the solver updates.
+
+    Returns
+    -------
+    PnPSupportResult
+        ``variance_map`` r and ``support`` (``r > threshold * max r``), tensors
+        (qH, qW) on the solver's device, r in the data unit squared (photons^2
+        when calibrated); ``noise_variance`` s in the data unit squared; the
+        ``mu``, ``sigma``, ``tau`` (normalised scale), ``threshold`` and
+        ``covariance`` used; ``n_iter``, ``converged``, ``r_scale`` and
+        ``history`` (``G``, relative change and ``s`` per iteration).
+
+    Raises
+    ------
+    InputError
+        For out-of-range parameters (``check_parameters``), or when the
+        least-squares start is zero (no emitter signal).
     """
     check_parameters(mu, sigma, threshold, tau_factor, options.max_iter, options.tol)
     fit = make_fit(stats, psi, covariance, device=device)

@@ -75,6 +75,20 @@ def _pattern(kind: str, fov, px: float, rng: np.random.Generator) -> np.ndarray:
 def variance_image(settings: VarianceImageSettings, rng: RNGLike = None) -> np.ndarray:
     """One clean image: temporal variance per grid pixel of blinking patterns, max-normalised (float32).
 
+    Parameters
+    ----------
+    settings : VarianceImageSettings
+        Image size in grid pixels and the ranges of the grid pixel size (nm),
+        the number of frames, the on-probability and the patterns per image.
+    rng : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    ndarray (size, size) float32
+        Values in [0, 1] with maximum 1 (a draw that leaves the field empty
+        is repeated).
+
     Examples
     --------
     >>> img = variance_image(VarianceImageSettings(size=32), rng=0)
@@ -117,7 +131,27 @@ def variance_image(settings: VarianceImageSettings, rng: RNGLike = None) -> np.n
 
 def simulate_variance_images(n_images: int, settings: VarianceImageSettings = VarianceImageSettings(),
                              rng: RNGLike = None) -> np.ndarray:
-    """``n_images`` clean images ``(n, size, size)`` (float32 in [0, 1]), seeded."""
+    """``n_images`` clean images ``(n, size, size)`` (float32 in [0, 1]), seeded.
+
+    Parameters
+    ----------
+    n_images : int
+        Number of images; at least 1.
+    settings : VarianceImageSettings
+        How each image is drawn (see ``variance_image``).
+    rng : int, numpy.random.Generator or None
+        Seed or generator, used by the images in turn.
+
+    Returns
+    -------
+    ndarray (n_images, size, size) float32
+        Each image max-normalised to [0, 1].
+
+    Examples
+    --------
+    >>> simulate_variance_images(2, VarianceImageSettings(size=16), rng=0).shape
+    (2, 16, 16)
+    """
     if n_images < 1:
         raise InputError(f"n_images must be at least 1, got {n_images}")
     rng = as_rng(rng)

@@ -60,7 +60,19 @@ class CEL0Options:
 
 
 def column_norms(psi: SeparableMatrices) -> torch.Tensor:
-    """``|a_i|`` for every fine pixel of a separable ``Psi = G_r (.) G_c^T`` (outer product of norms)."""
+    """``|a_i|`` for every fine pixel of a separable ``Psi = G_r (.) G_c^T`` (outer product of norms).
+
+    Parameters
+    ----------
+    psi : SeparableMatrices
+        Imaging operator: ``psi.rows`` (H, qH) and ``psi.cols`` (W, qW).
+
+    Returns
+    -------
+    torch.Tensor (qH, qW) float64
+        The norm of each column of Psi, the camera image of a unit spike in
+        that fine pixel.
+    """
     rows = torch.as_tensor(np.linalg.norm(psi.rows, axis=0))
     cols = torch.as_tensor(np.linalg.norm(psi.cols, axis=0))
     return torch.outer(rows, cols)
@@ -113,7 +125,23 @@ def _scaled_frames(frames: torch.Tensor, background) -> tuple[torch.Tensor, torc
 
 
 def cel0_lambda_max(y: torch.Tensor, psi: SeparableMatrices, norms: torch.Tensor) -> torch.Tensor:
-    """Per frame, ``max_i (Psi^T y)_i^2 / (2 |a_i|^2)`` over positive correlations: above it x = 0."""
+    """Per frame, ``max_i (Psi^T y)_i^2 / (2 |a_i|^2)`` over positive correlations: above it x = 0.
+
+    Parameters
+    ----------
+    y : torch.Tensor (B, H, W)
+        Frames (in ``cel0_frames``: max-normalised, background removed, the
+        residual at ``x = 0``).
+    psi : SeparableMatrices
+        Imaging operator, fine grid (qH, qW) to camera grid (H, W).
+    norms : torch.Tensor (qH, qW)
+        Column norms ``|a_i|`` (``column_norms(psi)``).
+
+    Returns
+    -------
+    torch.Tensor (B,)
+        lambda_max of each frame, on the scale of ``y`` squared.
+    """
     corr = psi.adjoint(y).clamp_min(0)
     return ((corr / norms.to(corr)) ** 2 / 2).flatten(1).amax(dim=1)
 
@@ -136,6 +164,19 @@ def cel0_frames(frames, *, optics: Optics, lam=None, lambda_ratio: float | None 
     options : CEL0Options
     device, dtype
         Where and in which precision to solve.
+
+    Returns
+    -------
+    ndarray (B, qH, qW)
+        Spike amplitudes in photons per fine pixel (background excluded),
+        in ``dtype`` (float32 by default).
+
+    Raises
+    ------
+    InputError
+        For frames that are not 3-D, both ``lam`` and ``lambda_ratio``, a
+        non-positive lambda, a bad ``options.background`` or a PSF that is
+        not Gaussian.
 
     Examples
     --------
@@ -188,10 +229,34 @@ def spike_localizations(images, *, pixel_size_nm: float, protocol: str = "maxima
     DeepCEL0 paper's scoring of binarised outputs, and the CEL0 reading
     "every non-zero fine pixel is a molecule").
 
+    Parameters
+    ----------
+    images : array_like (B, qH, qW) or (qH, qW)
+        Spike images on the fine grid (photons for CEL0, the raw output for
+        the networks).
+    pixel_size_nm : float
+        Fine pixel size in nm (``optics.fine_pixel_nm``).
+    protocol : {"maxima", "pixels"}
+        How spikes become molecules (above).
+    threshold : float
+        Keep values strictly above it, in the unit of ``images``.
+    first_frame : int
+        0-based frame index of ``images[0]``.
+
+    Returns
+    -------
+    Localizations
+        ``x_nm = (col + 0.5) * pixel_size_nm`` (``y_nm`` likewise from the
+        row; sub-pixel for ``"maxima"``), 0-based frames, ``photons`` the sum
+        of the 3x3 neighbourhood ("maxima") or the pixel value ("pixels"),
+        in the unit of ``images``.
+
     Examples
     --------
     >>> img = np.zeros((1, 4, 4)); img[0, 1, 1] = 2.0; img[0, 1, 2] = 1.0
-    >>> len(spike_localizations(img, pixel_size_nm=25)), len(spike_localizations(img, pixel_size_nm=25, protocol="pixels"))
+    >>> maxima = spike_localizations(img, pixel_size_nm=25)
+    >>> pixels = spike_localizations(img, pixel_size_nm=25, protocol="pixels")
+    >>> len(maxima), len(pixels)
     (1, 2)
     """
     from ...detection import grid_to_localizations

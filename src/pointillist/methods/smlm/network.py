@@ -113,6 +113,17 @@ def spike_scale(record) -> float:
     About 100 for DeepCEL0 and 50 for Deep-STORM (whose loss blurs the
     prediction with twice the kernel).
 
+    Parameters
+    ----------
+    record : WeightsRecord
+        Record of SMLM network weights (``load_model(...).record``); its
+        ``extra`` holds ``heat_scale`` and ``kernel_factor``.
+
+    Returns
+    -------
+    float
+        The spike amplitude of one emitter, in network-output units.
+
     Examples
     --------
     >>> spike_scale(load_model(method="deepstorm").record)

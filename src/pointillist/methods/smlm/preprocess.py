@@ -41,14 +41,51 @@ class Normalization:
 
 
 def scale01(frames: torch.Tensor) -> torch.Tensor:
-    """Min-max scale each frame of ``(..., H, W)`` to [0, 1] (a constant frame becomes 0)."""
+    """Min-max scale each frame of ``(..., H, W)`` to [0, 1] (a constant frame becomes 0).
+
+    Parameters
+    ----------
+    frames : torch.Tensor (..., H, W)
+        Floating-point frames (photons or ADU: the scaling removes the unit).
+
+    Returns
+    -------
+    torch.Tensor (..., H, W)
+        Same dtype, each frame in [0, 1].
+
+    Examples
+    --------
+    >>> scale01(torch.tensor([[[1.0, 3.0], [2.0, 5.0]]])).tolist()
+    [[[0.0, 0.5], [0.25, 1.0]]]
+    """
     lo = frames.amin(dim=(-2, -1), keepdim=True)
     hi = frames.amax(dim=(-2, -1), keepdim=True)
     return (frames - lo) / (hi - lo).clamp_min(torch.finfo(frames.dtype).tiny)
 
 
 def pad_to_multiple(frames: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad ``(B, H, W)`` at the bottom and right by edge replication to multiples of ``multiple``."""
+    """Pad ``(B, H, W)`` at the bottom and right by edge replication to multiples of ``multiple``.
+
+    Parameters
+    ----------
+    frames : torch.Tensor (B, H, W)
+    multiple : int
+        The sides of the result are multiples of it.
+
+    Returns
+    -------
+    padded : torch.Tensor (B, H', W')
+        ``H'`` and ``W'`` the next multiples of ``multiple``; ``frames``
+        itself when no padding is needed.
+    shape : (int, int)
+        The original ``(H, W)``, to crop the output back.
+
+    Examples
+    --------
+    >>> x, hw = pad_to_multiple(torch.zeros(2, 5, 8), 4)
+    >>> tuple(x.shape), hw
+    ((2, 8, 8), (5, 8))
+    """
     h, w = frames.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
@@ -58,6 +95,22 @@ def pad_to_multiple(frames: torch.Tensor, multiple: int) -> tuple[torch.Tensor, 
 
 def prepare_input(frames: torch.Tensor, norm: Normalization, upsample: int) -> torch.Tensor:
     """``(B, H, W)`` camera frames to ``(B, 1, qH, qW)`` network inputs.
+
+    Parameters
+    ----------
+    frames : torch.Tensor (B, H, W)
+        Camera frames (photons or ADU: the min-max scaling removes the unit).
+    norm : Normalization
+        Dataset mean and standard deviation of the [0, 1]-scaled training
+        frames (saved with the weights).
+    upsample : int
+        q, fine pixels per camera pixel.
+
+    Returns
+    -------
+    torch.Tensor (B, 1, qH, qW)
+        ``(scale01(frames) - norm.mean) / norm.std``, each camera pixel
+        repeated over its q x q fine pixels.
 
     Examples
     --------

@@ -106,6 +106,31 @@ def simulate_patches(optics: Optics, settings: PatchSettings = PatchSettings(), 
     when they hold fewer than ``min_emitters`` emitters) and returned in
     random order.
 
+    Parameters
+    ----------
+    optics : Optics
+        Gaussian PSF, camera pixel size (nm) and upsampling factor q.
+    settings : PatchSettings
+        Number of patches and frames, frame and patch sizes (camera pixels),
+        emitter density (per um^2), photons per emitter, background and SNR
+        ranges.
+    rng : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    TrainingPatches
+        ``frames`` (N, P, P) float32 in photons (background and noise
+        included), ``spikes`` (N, qP, qP) uint8 (1 in each fine pixel that
+        holds an emitter) and ``n_emitters`` (N,), emitters per patch;
+        ``N = settings.n_patches``, ``P = settings.patch``.
+
+    Raises
+    ------
+    InputError
+        For a PSF that is not Gaussian, or when patches holding
+        ``min_emitters`` emitters cannot be found.
+
     Examples
     --------
     >>> s = PatchSettings(n_patches=4, n_frames=2, frame_size=32, patch=16)
