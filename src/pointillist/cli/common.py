@@ -36,8 +36,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="camera offset in ADU: photons = (ADU - offset) / gain (default 0)")
     parser.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per photon (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing output folder")
+    add_overwrite_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_overwrite_options(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite`` and ``--force-overwrite``: what every command that writes a folder offers."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output folder as a whole, once the new results are complete "
+                        "(refused when the folder holds the input or files pointillist does not write)")
+    parser.add_argument("--force-overwrite", action="store_true",
+                        help="with --overwrite, replace the folder even if it holds files pointillist does not write")
 
 
 def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics:
@@ -78,18 +87,13 @@ def open_input(args):
     return acq, optics_from_args(args, file_pixel_size_nm=acq.pixel_size_nm)
 
 
+def input_files(args) -> list:
+    """The files a command reads (the stack, weights, a measured PSF): an output folder holding one is never
+    replaced."""
+    return [p for p in (getattr(args, name, None) for name in ("stack", "weights", "psf")) if p is not None]
+
+
 def given(args, names) -> dict:
     """The options among ``names`` that the user gave (not None), as keyword arguments: the library's
     defaults apply to the others, so the CLI never repeats them."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-
-
-def prepare_output_dir(path: Path, *, overwrite: bool) -> Path:
-    """Create ``path``; refuse an existing non-empty folder unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"output {path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise InputError(f"output folder {path} exists and is not empty; pass --overwrite to replace its files")
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, open_input, prepare_output_dir
+from .common import add_optics_options, add_run_options, input_files, open_input
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..figures import save_panels
     from ..io import render_localizations, write_localizations, write_tiff
+    from ..io.output_folder import output_folder
     from ..io.run_record import write_run_record
     from ..methods.smlm.api import localize
 
@@ -53,21 +54,24 @@ def run(args: argparse.Namespace) -> int:
     if args.method != "cel0" and (args.lam is not None or args.lambda_ratio is not None):
         raise InputError("--lambda and --lambda-ratio are options of --method cel0")
     acq, optics = open_input(args)
-    out = prepare_output_dir(args.output, overwrite=args.overwrite)
-    res = localize(acq, optics=optics, method=args.method, weights=args.weights, threshold=args.threshold,
-                   protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio, batch_size=args.batch_size,
-                   device=args.device, force=args.force, progress=not args.quiet, full_output=True)
-    ow, fine, p = args.overwrite, optics.fine_pixel_nm, optics.pixel_size_nm
-    write_localizations(out / "localizations.csv", res.localizations, overwrite=ow)
-    write_tiff(out / "render.tif", res.render, pixel_size_nm=fine, overwrite=ow)
-    histogram = render_localizations(res.localizations, shape=res.render.shape, pixel_size_nm=fine)
-    save_panels(out / "preview.png", [("mean frame", res.mean, p), (f"{args.method}: sum of super-resolved frames",
-                                      res.render, fine), ("localizations (histogram)", histogram, fine)], overwrite=ow)
-    outputs = {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
-                                    "or spike mass in units of one emitter (networks)",
-               "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"}
-    write_run_record(out / "run.json", command="localize", acquisition=acq, result=res, outputs=outputs,
-                     overwrite=ow)
+    with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
+                       inputs=input_files(args)) as out:
+        res = localize(acq, optics=optics, method=args.method, weights=args.weights, threshold=args.threshold,
+                       protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio,
+                       batch_size=args.batch_size, device=args.device, force=args.force, progress=not args.quiet,
+                       full_output=True)
+        fine, p = optics.fine_pixel_nm, optics.pixel_size_nm
+        write_localizations(out / "localizations.csv", res.localizations)
+        write_tiff(out / "render.tif", res.render, pixel_size_nm=fine)
+        histogram = render_localizations(res.localizations, shape=res.render.shape, pixel_size_nm=fine)
+        save_panels(out / "preview.png", [("mean frame", res.mean, p), (f"{args.method}: sum of super-resolved "
+                                          "frames", res.render, fine), ("localizations (histogram)", histogram,
+                                                                        fine)])
+        outputs = {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
+                                        "or spike mass in units of one emitter (networks)",
+                   "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"}
+        # run.json last: a folder without one is never a finished result
+        write_run_record(out / "run.json", command="localize", acquisition=acq, result=res, outputs=outputs)
     print(f"{args.method}: {len(res.localizations)} localizations in {res.n_frames} frames "
-          f"({res.summary()['localizations_per_frame']:.1f} per frame), {res.seconds:.1f} s -> {out}")
+          f"({res.summary()['localizations_per_frame']:.1f} per frame), {res.seconds:.1f} s -> {args.output}")
     return 0

@@ -6,7 +6,9 @@ Bad input prints one line naming the problem and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..errors import InputError
@@ -48,22 +50,45 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for bad input (one line on stderr naming the problem), 130 when
-        interrupted.
+        The exit code: 0 on success, 2 for bad input or a file system that refuses a write (one line on
+        stderr naming the problem), 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM). An
+        interrupted command leaves its output folder as it was (see :mod:`pointillist.io.output_folder`).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    previous = _terminate_as_interrupt()
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"pointillist: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"pointillist: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # a full disk, a read-only folder, a vanished file: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pointillist: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("pointillist: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("pointillist: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that every clean-up (staging folders, temporary files) runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _terminate_as_interrupt():
+    """Turn SIGTERM into :class:`Terminated` in the main thread; returns the previous handler (None elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":

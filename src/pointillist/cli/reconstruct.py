@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, given, open_input, prepare_output_dir
+from .common import add_optics_options, add_run_options, given, input_files, open_input
 
 METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
 _COV = ("colorme", "pnp-colorme")
@@ -109,17 +109,6 @@ def _check_method_options(args) -> None:
         raise InputError("--mu and --intensity-mu both set the intensity smoothness of colorme; give one")
 
 
-#: the files each method writes into OUTDIR; with --overwrite, those of the list that another method left there
-#: are removed, so that a folder never mixes two runs
-_OUTPUTS = {
-    "colorme": ("support.tif", "intensity.tif", "background.tif", "preview.png", "run.json"),
-    "pnp-colorme": ("support.tif", "intensity.tif", "background.tif", "preview.png", "convergence.png", "run.json"),
-    "sofi": ("intensity.tif", "preview.png", "run.json"),
-    "srrf": ("intensity.tif", "preview.png", "run.json"),
-    "sparcom": ("support.tif", "intensity.tif", "preview.png", "convergence.png", "run.json"),
-    "lsparcom": ("support.tif", "intensity.tif", "preview.png", "run.json"),
-}
-
 _IMAGE_MEANING = {
     "colorme": "mean emitted intensity per frame on the support (photons after --offset/--gain)",
     "pnp-colorme": "mean emitted intensity per frame on the support (photons after --offset/--gain)",
@@ -136,22 +125,23 @@ def run(args: argparse.Namespace) -> int:
     support.tif / intensity.tif / background.tif, run.json and previews; returns the exit code (see
     :mod:`pointillist.cli`).
     """
+    from ..io.output_folder import output_folder
+
     _check_method_options(args)
-    created = not Path(args.output).exists()
-    try:
-        acq, optics = open_input(args)
-        code = _reconstruct(args, acq, optics)
-    except BaseException:
-        # a run refused after its folder was made leaves nothing behind
-        if created and Path(args.output).is_dir() and not any(Path(args.output).iterdir()):
-            Path(args.output).rmdir()
-        raise
-    others = {name for names in _OUTPUTS.values() for name in names} - set(_OUTPUTS[args.method])
-    for name in sorted(others):
-        if (Path(args.output) / name).is_file():
-            (Path(args.output) / name).unlink()
-            print(f"removed {name}, left by an earlier run of another method")
-    return code
+    acq, optics = open_input(args)
+    net = None
+    if args.method == "lsparcom":  # refuse weights made for other optics before anything is written
+        from ..io.weights import check_weights_optics
+        from ..methods.baselines.lsparcom import load_lsparcom
+
+        net = load_lsparcom(args.weights, device=args.device)
+        check_weights_optics(net.record, optics, force_option=None)
+    with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
+                       inputs=input_files(args)) as stage:
+        res, label = _reconstruct(args, acq, optics, net)
+        _write_outputs(args, acq, optics, res, stage, label)
+    print(_summary_line(args, res, label, optics, args.output))
+    return 0
 
 
 def _covariance_options(args) -> dict:
@@ -162,17 +152,10 @@ def _covariance_options(args) -> dict:
     return kw
 
 
-def _reconstruct(args, acq, optics) -> int:
+def _reconstruct(args, acq, optics, net):
     from ..methods import baselines
 
     common = dict(optics=optics, device=args.device, progress=not args.quiet)
-    if args.method == "lsparcom":  # refuse weights made for other optics before anything is written
-        from ..io.weights import check_weights_optics
-        from ..methods.baselines.lsparcom import load_lsparcom
-
-        net = load_lsparcom(args.weights, device=args.device)
-        check_weights_optics(net.record, optics, force_option=None)
-    out = prepare_output_dir(args.output, overwrite=args.overwrite)
     if args.method == "colorme":
         from ..methods.colorme import colorme
 
@@ -203,9 +186,7 @@ def _reconstruct(args, acq, optics) -> int:
     else:
         res = baselines.lsparcom(acq, weights=net, **given(args, ("threshold",)), **common)
         label = "LSPARCOM"
-    _write_outputs(args, acq, optics, res, out, label)
-    print(_summary_line(args, res, label, optics, out))
-    return 0
+    return res, label
 
 
 def _write_outputs(args, acq, optics, res, out, label) -> None:
@@ -213,30 +194,30 @@ def _write_outputs(args, acq, optics, res, out, label) -> None:
     from ..io import write_tiff
     from ..io.run_record import write_run_record
 
-    fine, p, ow = optics.fine_pixel_nm, optics.pixel_size_nm, args.overwrite
+    fine, p = optics.fine_pixel_nm, optics.pixel_size_nm
     support = getattr(res, "support", None)
     if support is not None:
-        write_tiff(out / "support.tif", support.astype("uint8"), pixel_size_nm=fine, overwrite=ow, dtype="uint8")
-    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine, overwrite=ow)
+        write_tiff(out / "support.tif", support.astype("uint8"), pixel_size_nm=fine, dtype="uint8")
+    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine)
     if args.method in _COV:
-        write_tiff(out / "background.tif", res.background, pixel_size_nm=p, overwrite=ow)
+        write_tiff(out / "background.tif", res.background, pixel_size_nm=p)
     # the mean frame comes from the method's own pass over the frames (no second read of the stack)
     title = f"{label} intensity" if args.method in _COV else label
-    save_panels(out / "preview.png", [("mean frame", res.mean, p), (title, res.image, fine)], overwrite=ow)
+    save_panels(out / "preview.png", [("mean frame", res.mean, p), (title, res.image, fine)])
     if args.method == "pnp-colorme":
         hist = res.history
         runs = [("support step", hist["support"]["objective"], hist["support"]["rel_change"])] \
             if "support" in hist else [(f"tile {i + 1}", h["objective"], h["rel_change"])
                                        for i, h in enumerate(hist.get("tiles", []))]
         den = res.parameters["denoiser"]
-        save_convergence(out / "convergence.png", runs, overwrite=ow,
+        save_convergence(out / "convergence.png", runs,
                          title=f"PnP-COL0RME ({res.parameters['covariance']} covariance, q = {optics.upsample}, "
                          f"mu = {den['mu']:g}, sigma = {den['sigma']:g}/255)")
     elif args.method == "sparcom":
         save_convergence(out / "convergence.png", [("FISTA", res.history["objective"], res.history["rel_change"])],
-                         overwrite=ow, title=f"{label}: objective and relative change")
+                         title=f"{label}: objective and relative change")
     meaning = _IMAGE_MEANING["bsofi" if args.method == "sofi" and args.balanced else args.method]
-    write_run_record(out / "run.json", command="reconstruct", acquisition=acq, result=res, overwrite=ow,
+    write_run_record(out / "run.json", command="reconstruct", acquisition=acq, result=res,
                      method=args.method, image=f"intensity.tif: {meaning}")
 
 

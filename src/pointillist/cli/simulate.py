@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, optics_from_args, prepare_output_dir
+from .common import add_optics_options, add_overwrite_options, optics_from_args
 
 
 def register(sub) -> None:
@@ -42,7 +42,7 @@ def register(sub) -> None:
         cam.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per electron (default 1)")
         cam.add_argument("--offset", type=float, default=None, metavar="ADU",
                          help="camera baseline in ADU (default smlm 50, fluct 100)")
-        p.add_argument("--overwrite", action="store_true", help="replace the files of an existing output folder")
+        add_overwrite_options(p)
         p.add_argument("--no-preview", action="store_true", help="do not write preview.png")
         add_optics_options(p)
     smlm.add_argument("--density", type=float, default=6.0, metavar="PER_UM2",
@@ -79,15 +79,24 @@ def run(args: argparse.Namespace) -> int:
     and writes them; returns the exit code (see :mod:`pointillist.cli`).
     """
     from ..errors import InputError
-    from ..figures import save_simulation_preview
-    from ..io import write_simulation
-    from ..simulate import simulate_fluctuation, simulate_smlm
+    from ..io.output_folder import output_folder
 
     if len(args.size) not in (1, 2):
         raise InputError(f"--size takes N or ROWS COLS, got {len(args.size)} numbers")
     shape = (args.size[0], args.size[-1])
     optics = optics_from_args(args)
-    out = prepare_output_dir(args.outdir, overwrite=args.overwrite)
+    with output_folder(args.outdir, overwrite=args.overwrite, force=args.force_overwrite,
+                       inputs=[args.psf] if args.psf else []) as stage:
+        sim, paths = _simulate(args, optics, shape, stage)
+    print(f"wrote {', '.join(p.name for p in paths)} to {args.outdir} (seed {sim.meta['seed']})")
+    return 0
+
+
+def _simulate(args, optics, shape, out):
+    from ..figures import save_simulation_preview
+    from ..io import write_simulation
+    from ..simulate import simulate_fluctuation, simulate_smlm
+
     if args.kind == "smlm":
         camera = _camera(args, {"background": 20.0, "read_noise": 4.5, "offset": 50.0})
         sim = simulate_smlm(optics=optics, shape=shape, n_frames=args.frames, density_per_um2=args.density,
@@ -99,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                    n_structures=args.n_structures, on_probability=args.on_probability,
                                    brightness=args.brightness, blinking_model=args.blinking,
                                    mean_on_frames=args.mean_on_frames, camera=camera, snr_db=args.snr, seed=args.seed)
-    paths = write_simulation(sim, out, overwrite=args.overwrite)
+    paths = write_simulation(sim, out)
     if not args.no_preview:
-        paths.append(save_simulation_preview(out / "preview.png", sim, overwrite=args.overwrite))
-    print(f"wrote {', '.join(p.name for p in paths)} to {out} (seed {sim.meta['seed']})")
-    return 0
+        paths.append(save_simulation_preview(out / "preview.png", sim))
+    return sim, paths
