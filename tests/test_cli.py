@@ -95,3 +95,27 @@ def test_import_is_lean():
             "print(','.join(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_evaluate_binary_prediction_is_one_line(tmp_path, capsys):
+    gt = tmp_path / "gt.csv"
+    gt.write_text("frame,x [nm],y [nm]\n1,10,20\n")
+    pred = tmp_path / "pred.csv"
+    pred.write_bytes(bytes(range(256)) * 4)
+    assert main(["evaluate", str(pred), str(gt), "--tolerance-nm", "50"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pred.csv is not a text CSV file (binary content at byte 0)" in err
+
+
+@pytest.mark.parametrize(("tolerance", "code", "expected"), [
+    ("1e9", 0, "pointillist: warning: --tolerance-nm 1e+09 nm is beyond any usual matching radius"),
+    ("inf", 2, "pointillist: error: --tolerance-nm must be a finite number of nm >= 0, got inf"),
+    ("nan", 2, "pointillist: error: --tolerance-nm must be a finite number of nm >= 0, got nan"),
+    ("250", 0, ""),
+])
+def test_evaluate_tolerance_out_of_range(tmp_path, capsys, tolerance, code, expected):
+    gt = tmp_path / "gt.csv"
+    gt.write_text("frame,x [nm],y [nm]\n1,10,20\n")
+    assert main(["evaluate", str(gt), str(gt), "--tolerance-nm", tolerance]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == (1 if expected else 0)

@@ -36,9 +36,9 @@ def problem(sim):
 def test_lambda_max_is_the_zero_threshold(problem, penalty):
     _, op, stats = problem
     lmax = lambda_max(CovarianceFit(op, stats), penalty)
-    above = estimate_support(stats, op, penalty=penalty, lambda_ratio=1.01)
+    above = estimate_support(stats, op, penalty=penalty, lambda_ratio=1.0)  # lambda_ratio is at most 1
     below = estimate_support(stats, op, penalty=penalty, lambda_ratio=0.9)
-    assert above.support.sum() == 0 and above.lam == pytest.approx(1.01 * lmax)
+    assert above.support.sum() == 0 and above.lam == pytest.approx(lmax)
     assert below.support.sum() > 0
 
 
@@ -171,6 +171,18 @@ def test_cli_reconstruct_writes_the_contracted_files(tmp_path, capsys):
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["jaccard"] > 50
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
-    # a pixel size that contradicts the file is refused
-    assert main(["reconstruct", *common, "-o", str(tmp_path / "x"), "--pixel-size", "80"]) == 2
-    assert "inconsistent pixel sizes" in capsys.readouterr().err
+    # a pixel size that contradicts the file overrides it, with a notice, and the run records both
+    assert main(["reconstruct", *common, "-o", str(tmp_path / "x"), "--pixel-size", "80", "--quiet"]) == 0
+    assert "--pixel-size 80 nm overrides the 100 nm recorded in" in capsys.readouterr().err
+    run = json.loads((tmp_path / "x" / "run.json").read_text())
+    assert run["optics"]["pixel_size_nm"] == 80 and run["input"]["pixel_size_nm_in_file"] == 100
+
+
+@pytest.mark.parametrize(("option", "value", "span"), [
+    ("lambda_ratio", 2.0, r"\(0, 1\]"), ("lambda_ratio", 0.0, r"\(0, 1\]"), ("lambda_ratio", float("nan"), r"\(0, 1\]"),
+    ("threshold", 1.0, r"\[0, 1\)"), ("threshold", -0.1, r"\[0, 1\)"),
+])
+def test_lambda_ratio_and_threshold_ranges_are_refused_like_sparcom(option, value, span):
+    stack = np.random.default_rng(0).random((10, 16, 16))
+    with pytest.raises(InputError, match=rf"^{option} must be a number in {span}, got {value!r}$"):
+        colorme(stack, optics=OPTICS, **{option: value})

@@ -355,3 +355,26 @@ def test_write_json_refuses_to_overwrite(tmp_path):
         write_json(path, {"a": 2})
     write_json(path, {"a": 2}, overwrite=True)
     assert json.loads(path.read_text()) == {"a": 2}
+
+
+@pytest.mark.parametrize(
+    ("content", "at"),
+    [
+        (b"II*\x00\x08\x00\x00\x00", 3),  # a TIFF header
+        (b"frame,x [nm],y [nm]\n1,2\x00,3\n", 23),  # a NUL byte
+        (b"frame,x [nm],y [nm]\n1,2,3\n\xe9t\xe9\n", 26),  # Latin-1, not UTF-8
+        (b"frame,x [nm],y [nm]\n" + b"1,2,3\n" * 20000 + b"1,\xff,3\n", 120022),  # past the first block read
+    ],
+    ids=["tiff", "nul", "latin1", "late"],
+)
+def test_binary_file_is_not_a_text_csv(tmp_path, content, at):
+    path = tmp_path / "pred.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=rf"pred.csv is not a text CSV file \(binary content at byte {at}\)"):
+        read_localizations(path)
+
+
+def test_utf8_text_with_bom_and_accents_is_still_text(tmp_path):
+    path = tmp_path / "gt.csv"
+    path.write_bytes("\ufeffframe,x [nm],y [nm],note é\n1,2,3,4\n".encode())
+    assert read_localizations(path).x_nm.tolist() == [2.0]

@@ -406,3 +406,102 @@ def test_tiff_info_counts_nonfinite_frames(tmp_path, monkeypatch):
 def test_tiff_info_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         tiff_info(tmp_path / "x.tif")
+
+
+# ---------------------------------------------------------------- truncated or damaged files
+
+
+def _cut(path: Path, size: int) -> Path:
+    data = path.read_bytes()
+    out = path.with_name("cut_" + path.name)
+    out.write_bytes(data[:size])
+    return out
+
+
+def _frames(n=40):
+    return np.random.default_rng(3).integers(0, 1000, (n, 16, 16)).astype(np.uint16)
+
+
+def test_truncated_imagej_stack_is_refused_with_the_missing_frames(tmp_path, capfd):
+    path = write_tiff(tmp_path / "stack.tif", _frames(), dtype=np.uint16, pixel_size_nm=100.0)
+    cut = _cut(path, path.stat().st_size // 2)
+    for read in (read_stack, tiff_info):
+        with pytest.raises(InputError, match=r"cut_stack.tif is truncated or damaged: its ImageJ metadata says "
+                                             r"40 frames but only \d+ can be read \(the file ends at \d+.\d kB, the data need 20.8 kB\)"):
+            read(cut)
+    assert capfd.readouterr().err == ""  # tifffile's log lines are held back when the file is refused
+
+
+@pytest.mark.parametrize("metadata", [{}, None], ids=["shaped", "no-metadata"])
+def test_truncated_plain_multipage_tiff_is_refused(tmp_path, metadata):
+    path = tmp_path / "plain.tif"
+    tifffile.imwrite(path, _frames(), **({} if metadata == {} else {"metadata": None}))
+    cut = _cut(path, path.stat().st_size // 2)
+    # With tifffile's shape metadata the count is known; without it, the page chain points past the end.
+    expected = "says 40 planes but only" if metadata == {} else "points to a next page at byte"
+    with pytest.raises(InputError, match=f"truncated or damaged: .*{expected}"):
+        read_stack(cut)
+
+
+def test_strip_past_end_of_file_is_refused(tmp_path):
+    # Pages written one by one (IFD, then data): the last page's strip is cut.
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tw:
+        for frame in _frames(4):
+            tw.write(frame, contiguous=False, metadata=None)
+    cut = _cut(path, path.stat().st_size - 100)
+    with pytest.raises(InputError, match=r"truncated or damaged: the pixel data of page 4 of 4 run to"):
+        read_stack(cut)
+
+
+def test_planes_missing_from_ome_metadata_are_refused(tmp_path):
+    path = tmp_path / "a.ome.tif"
+    tifffile.imwrite(path, _frames(6), ome=True, metadata={"axes": "TYX"})
+    with tifffile.TiffFile(path) as tif:
+        ome = tif.ome_metadata.replace('SizeT="6"', 'SizeT="9"')
+    short = tmp_path / "short.ome.tif"
+    tifffile.imwrite(short, _frames(6), description=ome.encode(), metadata=None)
+    with pytest.raises(InputError, match=r"its OME metadata \(SizeT x SizeZ x SizeC\) says 9 planes but only 6"):
+        read_stack(short)
+
+
+def test_file_cut_inside_the_header_is_not_a_readable_tiff(tmp_path):
+    path = write_tiff(tmp_path / "stack.tif", _frames(), dtype=np.uint16)
+    for size in (100, 20):
+        with pytest.raises(InputError, match=rf"is not a readable TIFF image: .* \(the file starts like a TIFF but has only {size} bytes: truncated or damaged\)"):
+            tiff_info(_cut(path, size))
+
+
+def test_every_cut_of_a_small_stack_is_refused(tmp_path):
+    path = write_tiff(tmp_path / "s.tif", _frames(3)[:, :4, :4], dtype=np.uint16, pixel_size_nm=100.0)
+    full = path.stat().st_size
+    # The last 16 bytes hold resolution values no page refers to (tifffile shares the first page's).
+    for size in range(0, full - 16, 7):
+        with pytest.raises(InputError):
+            read_stack(_cut(path, size))
+
+
+def test_intact_stack_still_memory_mapped(tmp_path, capfd):
+    frames = _frames()
+    stack = read_stack(write_tiff(tmp_path / "stack.tif", frames, dtype=np.uint16, pixel_size_nm=100.0))
+    assert stack.is_memmap and stack.shape == (40, 16, 16)
+    np.testing.assert_array_equal(stack.data, frames)
+    tifffile.imwrite(tmp_path / "plain.tif", frames)
+    assert read_stack(tmp_path / "plain.tif").is_memmap
+    assert capfd.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- pixel size written
+
+
+@pytest.mark.parametrize("size", [1e-9, 1e-4, 2e9, np.inf, np.nan, 0.0, -5.0, True])
+def test_write_refuses_pixel_sizes_the_resolution_tags_cannot_hold(tmp_path, size):
+    with pytest.raises(InputError, match=r"pixel_size_nm must be a positive number of nm in \[0.001, 1e\+09\]"):
+        write_tiff(tmp_path / "a.tif", np.zeros((4, 4)), pixel_size_nm=size)
+    assert not (tmp_path / "a.tif").exists()
+
+
+@pytest.mark.parametrize("size", [1e-3, 0.0123456, 65.0, 107.5, 123.456789, 1e9])
+def test_write_records_extreme_pixel_sizes(tmp_path, size):
+    stack = read_stack(write_tiff(tmp_path / "a.tif", np.zeros((4, 4)), pixel_size_nm=size))
+    assert stack.pixel_size_nm == pytest.approx(size, rel=1e-9)

@@ -45,7 +45,8 @@ def smlm(tmp_path_factory):
 
 
 def _sofi(stack, out, *extra):
-    return main(["reconstruct", str(stack), "-o", str(out), "--method", "sofi", *OPTICS, "--quiet", *extra])
+    return main(["reconstruct", str(stack), "-o", str(out), "--method", "sofi", *OPTICS, "--offset", "100", "--quiet",
+                 *extra])
 
 
 def test_overwrite_never_deletes_the_input_or_the_ground_truth(sim, tmp_path, capsys):
@@ -95,29 +96,45 @@ def test_files_pointillist_does_not_write_need_force_overwrite(sim, tmp_path, ca
     assert not (out / "notes.txt").exists()
 
 
-@pytest.mark.parametrize("fail_at", [0, 1, 2])
-def test_a_failing_write_leaves_the_previous_folder_untouched(sim, tmp_path, capsys, monkeypatch, fail_at):
+def _commands(sim, smlm, out):
+    return {
+        "reconstruct": ["reconstruct", str(sim / "stack.tif"), "-o", str(out), "--method", "sofi", *OPTICS,
+                        "--offset", "100", "--quiet", "--overwrite"],
+        "localize": ["localize", str(smlm / "stack.tif"), "-o", str(out), "--method", "cel0", *OPTICS, "--offset",
+                     "50", "--quiet", "--overwrite"],
+        "simulate": ["simulate", "fluct", str(out), "--size", "12", "--frames", "20", "--seed", "9", "--overwrite"],
+    }
+
+
+@pytest.mark.parametrize("command, writes", [("reconstruct", 3), ("localize", 4), ("simulate", 6)])
+def test_a_failing_write_leaves_the_previous_folder_untouched(sim, smlm, tmp_path, capsys, monkeypatch, command,
+                                                             writes):
     out = tmp_path / "o"
-    assert main(["reconstruct", str(sim / "stack.tif"), "-o", str(out), "--method", "sparcom", *OPTICS,
-                 "--quiet"]) == 0
+    assert main(_commands(sim, smlm, out)[command][:-1]) == 0  # the earlier result
+    (out / ".intensity-1a2b3c.tmp.tif").write_bytes(b"left by a killed run")  # replaced with the folder
     before = _snapshot(out)
     import pointillist.io.atomic as atomic
 
-    real, calls = atomic.atomic_path, []
+    real = atomic.atomic_path
+    for fail_at in range(writes):
+        calls = []
 
-    @atomic.contextmanager
-    def full_disk(path, *, overwrite=False):
-        calls.append(path)
-        if len(calls) > fail_at:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        with real(path, overwrite=overwrite) as tmp:
-            yield tmp
+        @atomic.contextmanager
+        def full_disk(path, *, overwrite=False):
+            calls.append(path)
+            if len(calls) > fail_at:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            with real(path, overwrite=overwrite) as tmp:
+                yield tmp
 
-    monkeypatch.setattr(atomic, "atomic_path", full_disk)
-    assert _sofi(sim / "stack.tif", out, "--overwrite") == 2
-    err = capsys.readouterr().err
-    assert "No space left on device" in err and err.count("\n") == 1 and "Traceback" not in err
-    assert _snapshot(out) == before and _hidden(out) == []
+        monkeypatch.setattr(atomic, "atomic_path", full_disk)
+        assert main(_commands(sim, smlm, out)[command]) == 2
+        err = capsys.readouterr().err
+        assert "No space left on device" in err and err.count("\n") == 1 and "Traceback" not in err
+        assert _snapshot(out) == before and _hidden(out) == []
+    monkeypatch.setattr(atomic, "atomic_path", real)
+    assert main(_commands(sim, smlm, out)[command]) == 0 and _hidden(out) == []
+    assert ".intensity-1a2b3c.tmp.tif" not in _snapshot(out)
 
 
 def test_bad_output_paths_are_one_line_messages(sim, tmp_path, capsys):
@@ -179,14 +196,15 @@ def test_a_signal_at_any_moment_leaves_the_previous_folder_or_the_new_one(sim, t
         _, err = proc.communicate(timeout=60)
         assert "Traceback" not in err
         now = _snapshot(out)
-        if proc.returncode == 0:  # finished before the signal: the new, complete folder
+        # 130 / 143 from pointillist's handlers; -signal when it arrived before main() installed them (or after
+        # it returned)
+        assert proc.returncode in ((0, 130, -sig) if sig == signal.SIGINT else (0, 143, -sig)), err
+        if now == before:
+            outcomes.add("kept")
+        else:  # finished before the signal: the new, complete folder
             assert sorted(now) == ["intensity.tif", "preview.png", "run.json"]
+            assert b"sofi" in now["run.json"]
             outcomes.add("new")
             before = now
-        else:
-            # 130 / 143 from pointillist's handlers; -signal when it arrived before main() installed them
-            assert proc.returncode in ((130, -sig) if sig == signal.SIGINT else (143, -sig)), err
-            assert now == before
-            outcomes.add("kept")
         assert _hidden(out) == []
     assert "kept" in outcomes

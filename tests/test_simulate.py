@@ -170,3 +170,24 @@ def test_files_of_a_fluctuation_simulation(tmp_path):
         "stack.tif", "support.tif", "mean_intensity.tif", "variance.tif", "meta.json", "preview.png"]
     fine = read_stack(paths[1], mmap=False)
     assert np.array_equal(fine.data[0], sim.support) and fine.pixel_size_nm == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize(("kind", "option", "value", "message"), [
+    ("smlm", "snr_db", float("nan"), r"snr_db \(dB\) must be a number in \[-40, 100\], got nan"),
+    ("smlm", "snr_db", 1e6, r"snr_db \(dB\) must be a number in \[-40, 100\]"),
+    ("smlm", "density_per_um2", float("inf"), r"density_per_um2 must be a number in \(0, 10000\), got inf"),
+    ("smlm", "photons_mean", -1.0, r"photons_mean must be a number in \(0, 1e\+09\)"),
+    ("smlm", "photons_std", float("nan"), r"photons_std must be a number in \[0, 1e\+09\)"),
+    ("fluct", "snr_db", float("inf"), r"snr_db \(dB\) must be a number"),
+    ("fluct", "on_probability", 2.0, r"on_probability must be a number in \(0, 1\], got 2.0"),
+    ("fluct", "brightness", float("nan"), r"brightness \(photons per frame\) must be a number in \(0, 1e\+09\)"),
+    ("fluct", "mean_on_frames", 0.0, r"mean_on_frames must be a number in \(0, 1e\+09\)"),
+])
+def test_non_finite_or_out_of_range_options_are_named(kind, option, value, message):
+    from pointillist.optics import Optics
+    from pointillist.simulate import simulate_fluctuation, simulate_smlm
+
+    simulate = simulate_smlm if kind == "smlm" else simulate_fluctuation
+    with pytest.raises(InputError, match=message):
+        simulate(optics=Optics(pixel_size_nm=100, psf_fwhm_nm=258.21), shape=(8, 8), n_frames=3, seed=0,
+                 **{option: value})

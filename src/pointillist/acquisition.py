@@ -65,6 +65,8 @@ class Calibration:
     read_variance : float or ndarray (H, W), optional
         Read-noise variance in ADU^2 (per pixel for sCMOS); carried for the
         methods and the run record, in photons^2 as :attr:`photon_read_variance`.
+    note : str, optional
+        Where the values come from (e.g. an offset measured with ``--offset auto``), kept in the run record.
 
     Examples
     --------
@@ -80,6 +82,7 @@ class Calibration:
     offset: float | np.ndarray = 0.0
     gain: float | np.ndarray = 1.0
     read_variance: float | np.ndarray | None = None
+    note: str | None = None
 
     def __post_init__(self):
         offset = _scalar_or_map(self.offset, "offset", "camera ADU")
@@ -130,7 +133,8 @@ class Calibration:
             return v[rows, cols] if np.ndim(v) == 2 else v
 
         return Calibration(offset=cut(self.offset), gain=cut(self.gain),
-                           read_variance=None if self.read_variance is None else cut(self.read_variance))
+                           read_variance=None if self.read_variance is None else cut(self.read_variance),
+                           note=self.note)
 
     def as_dict(self) -> dict:
         """JSON-friendly description (maps summarised by shape, min and max).
@@ -145,8 +149,11 @@ class Calibration:
                 return None if v is None else float(v)
             return {"map": list(np.shape(v)), "min": float(np.min(v)), "max": float(np.max(v))}
 
-        return {"offset": describe(self.offset), "gain": describe(self.gain),
-                "read_variance": describe(self.read_variance)}
+        out = {"offset": describe(self.offset), "gain": describe(self.gain),
+               "read_variance": describe(self.read_variance)}
+        if self.note:
+            out["calibration_note"] = self.note
+        return out
 
 
 @dataclass(eq=False)

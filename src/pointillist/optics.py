@@ -69,6 +69,14 @@ def gaussian_pixel_weights(centers: np.ndarray, edges: np.ndarray, sigma: float)
     return np.diff(cdf, axis=1)
 
 
+#: camera pixel sizes in the sample (nm) that any microscope gives: from a 1 nm scan step to a 10 um low-NA pixel
+PIXEL_SIZE_RANGE_NM = (1.0, 1e4)
+#: largest super-resolution factor: beyond 16 fine pixels per camera pixel the fine grid holds no information
+MAX_UPSAMPLE = 16
+#: PSF FWHM in camera pixels: below 0.2 a pixel holds the whole spot, above 50 a frame holds a few spots at most
+FWHM_RANGE_PX = (0.2, 50.0)
+
+
 @dataclass(frozen=True)
 class Optics:
     """Camera pixel size, PSF and super-resolution factor.
@@ -106,9 +114,14 @@ class Optics:
         p = self.pixel_size_nm
         if not (isinstance(p, (int, float, np.floating, np.integer)) and math.isfinite(p) and p > 0):
             raise InputError(f"pixel_size_nm must be a positive number of nm, got {p!r}")
+        if not PIXEL_SIZE_RANGE_NM[0] <= p <= PIXEL_SIZE_RANGE_NM[1]:
+            raise InputError(f"pixel_size_nm {p:g} nm is outside what a microscope camera sees in the sample "
+                             f"([{PIXEL_SIZE_RANGE_NM[0]:g}, {PIXEL_SIZE_RANGE_NM[1]:g}] nm); check the units")
         q = self.upsample
         if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
             raise InputError(f"upsample must be a positive integer (super-resolution factor q), got {q!r}")
+        if q > MAX_UPSAMPLE:
+            raise InputError(f"upsample {q} is beyond any useful super-resolution factor (at most {MAX_UPSAMPLE})")
         object.__setattr__(self, "upsample", int(q))
         object.__setattr__(self, "pixel_size_nm", float(p))
         if self.psf_image is None:
@@ -117,6 +130,11 @@ class Optics:
                 raise InputError("give the PSF: psf_fwhm_nm (nm), a wavelength and NA, or a measured psf_image")
             if not (math.isfinite(f) and f > 0):
                 raise InputError(f"psf_fwhm_nm must be a positive number of nm, got {f!r}")
+            lo, hi = FWHM_RANGE_PX
+            if not lo <= f / p <= hi:
+                raise InputError(f"psf_fwhm_nm {f:g} nm is {f / p:.3g} camera pixels of {p:g} nm; a PSF that can be "
+                                 f"imaged spans {lo:g} to {hi:g} pixels: check the units of --psf-fwhm and "
+                                 "--pixel-size")
             object.__setattr__(self, "psf_fwhm_nm", float(f))
         else:
             kernel = np.asarray(self.psf_image, dtype=np.float64)

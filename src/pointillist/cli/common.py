@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -16,7 +17,8 @@ DEFAULT_FWHM_NM = 258.21
 def add_optics_options(parser: argparse.ArgumentParser, *, upsample_default: int = 4) -> None:
     g = parser.add_argument_group("optics (lengths in nm)")
     g.add_argument("--pixel-size", type=float, default=None, metavar="NM",
-                   help=f"camera pixel size in nm (default: from the TIFF metadata, else {DEFAULT_PIXEL_SIZE_NM:g})")
+                   help=f"camera pixel size in nm (default: from the TIFF metadata, else {DEFAULT_PIXEL_SIZE_NM:g}); "
+                   "overrides the metadata, with a notice when they differ")
     g.add_argument("--psf-fwhm", type=float, default=None, metavar="NM",
                    help=f"FWHM of the Gaussian PSF in nm (default {DEFAULT_FWHM_NM})")
     g.add_argument("--wavelength", type=float, default=None, metavar="NM",
@@ -32,12 +34,24 @@ def add_optics_options(parser: argparse.ArgumentParser, *, upsample_default: int
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Camera calibration, device, overwrite and quiet: the options every processing command shares."""
-    parser.add_argument("--offset", type=float, default=0.0, metavar="ADU",
-                        help="camera offset in ADU: photons = (ADU - offset) / gain (default 0)")
+    parser.add_argument("--offset", type=_offset_option, default=None, metavar="ADU",
+                        help="camera offset in ADU: photons = (ADU - offset) / gain (default 0, with a warning "
+                        "when integer data sit well above 0); 'auto': the dark level measured in the stack (a low "
+                        "percentile of the per-pixel minimum over time), recorded in run.json")
     parser.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per photon (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     add_overwrite_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _offset_option(text: str):
+    """``--offset``: a number of ADU or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of ADU or 'auto', got {text!r}") from None
 
 
 def add_overwrite_options(parser: argparse.ArgumentParser) -> None:
@@ -50,15 +64,15 @@ def add_overwrite_options(parser: argparse.ArgumentParser) -> None:
 
 
 def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics:
-    """Build ``Optics`` from the options, checking the pixel size against the file's."""
+    """Build ``Optics`` from the options; ``--pixel-size`` overrides the file's pixel size, with a notice on
+    stderr when they differ, and the file's is used when the option is not given."""
     pixel = args.pixel_size
     if pixel is None:
         pixel = file_pixel_size_nm if file_pixel_size_nm else DEFAULT_PIXEL_SIZE_NM
     elif file_pixel_size_nm and not math.isclose(pixel, file_pixel_size_nm, rel_tol=0.01):
-        raise InputError(
-            f"inconsistent pixel sizes: --pixel-size {pixel:g} nm but the TIFF says {file_pixel_size_nm:g} nm; "
-            "fix the option (or the file's metadata)"
-        )
+        # metadata is often wrong (a default 1 um, an unconverted unit): the option wins, and says so
+        print(f"pointillist: note: --pixel-size {pixel:g} nm overrides the {file_pixel_size_nm:g} nm recorded in "
+              f"{getattr(args, 'stack', 'the file')}", file=sys.stderr)
     if args.psf is not None:
         from ..io import read_stack
 
@@ -80,11 +94,28 @@ def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics
 
 def open_input(args):
     """The input stack of a processing command as an ``Acquisition`` (calibrated by ``--offset``/``--gain``)
-    and the ``Optics`` of the options, checked against the file's pixel size."""
-    from ..acquisition import Calibration, open_acquisition
+    and the ``Optics`` of the options, checked against the file's pixel size.
 
-    acq = open_acquisition(args.stack, calibration=Calibration(offset=args.offset, gain=args.gain))
-    return acq, optics_from_args(args, file_pixel_size_nm=acq.pixel_size_nm)
+    ``--offset auto`` measures the camera offset in the stack (:func:`pointillist.camera_offset.dark_level`);
+    without ``--offset`` an integer stack whose darkest pixels sit well above 0 gets a one-line warning.
+    """
+    from ..acquisition import Calibration, as_acquisition, open_acquisition
+    from ..camera_offset import DARK_PERCENTILE, dark_level, offset_warning
+
+    raw = open_acquisition(args.stack)
+    optics = optics_from_args(args, file_pixel_size_nm=raw.pixel_size_nm)
+    if args.offset == "auto":
+        level = dark_level(raw)
+        print(f"pointillist: note: --offset auto: camera offset {level:g} ADU (the {DARK_PERCENTILE:g}th percentile "
+              "of the per-pixel minimum over time)", file=sys.stderr)
+        calibration = Calibration(offset=level, gain=args.gain,
+                                  note=f"offset measured by --offset auto: {DARK_PERCENTILE:g}th percentile of the "
+                                  "per-pixel minimum over time")
+    else:
+        if args.offset is None and (warning := offset_warning(raw, offset_given=False)):
+            print(f"pointillist: warning: {warning}", file=sys.stderr)
+        calibration = Calibration(offset=0.0 if args.offset is None else args.offset, gain=args.gain)
+    return as_acquisition(raw, calibration=calibration), optics
 
 
 def input_files(args) -> list:

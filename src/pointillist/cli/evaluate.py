@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 from pathlib import Path
+
+#: Tolerances above this (nm) are larger than any SMLM matching radius in use: accepted, with a warning.
+PLAUSIBLE_TOLERANCE_NM = 1000.0
 
 
 def register(sub) -> None:
@@ -16,7 +21,9 @@ def register(sub) -> None:
     parser.add_argument("pred", type=Path, metavar="PRED.csv",
                         help="localizations (ThunderSTORM CSV or SMLM challenge), or a support TIFF")
     parser.add_argument("gt", type=Path, metavar="GT.csv", help="ground truth (same formats)")
-    parser.add_argument("--tolerance-nm", type=float, required=True, metavar="NM", help="matching radius in nm")
+    parser.add_argument("--tolerance-nm", type=float, required=True, metavar="NM",
+                        help="matching radius in nm (a finite number >= 0; above "
+                        f"{PLAUSIBLE_TOLERANCE_NM:g} nm a warning is printed, as nearly everything then matches)")
     parser.add_argument("--json", action="store_true", help="print JSON (jaccard, recall, precision, rmse_nm, tp, fp, fn)")
     parser.set_defaults(func=run)
 
@@ -30,8 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from ..io.atomic import to_json_text
     from ..metrics import match_localizations
 
-    if not args.tolerance_nm >= 0:
-        raise InputError(f"--tolerance-nm must be non-negative, got {args.tolerance_nm}")
+    if not (math.isfinite(args.tolerance_nm) and args.tolerance_nm >= 0):
+        raise InputError(f"--tolerance-nm must be a finite number of nm >= 0, got {args.tolerance_nm}")
+    if args.tolerance_nm > PLAUSIBLE_TOLERANCE_NM:
+        print(f"pointillist: warning: --tolerance-nm {args.tolerance_nm:g} nm is beyond any usual matching radius "
+              f"(more than {PLAUSIBLE_TOLERANCE_NM:g} nm): nearly every prediction will match; typical values "
+              "are 10 to 250 nm", file=sys.stderr)
     tiffs = [p.suffix.lower() in (".tif", ".tiff") for p in (args.pred, args.gt)]
     if all(tiffs):
         scores = _support_scores(args.pred, args.gt, args.tolerance_nm)

@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = sys.__unraisablehook__
 
 
 class Terminated(KeyboardInterrupt):
@@ -84,10 +85,22 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+def _interrupt_later(unraisable):
+    """An interrupt that landed where Python cannot raise (a finaliser, a callback) is delivered again, so that
+    it reaches the main flow and its clean-up instead of being printed and dropped."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        signum = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+        # from another thread, a moment later: raised here it would land in the same finaliser again
+        threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signum)).start()
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
 def _terminate_as_interrupt():
     """Turn SIGTERM into :class:`Terminated` in the main thread; returns the previous handler (None elsewhere)."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    sys.unraisablehook = _interrupt_later
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 

@@ -6,6 +6,7 @@ numbers them from 0, and the functions here convert both ways.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -144,6 +145,40 @@ def _match_format(names: list[str], path: Path) -> tuple[str, dict[str, int]]:
     raise InputError(f"{path} has an unrecognised header {names}; recognised headers: {_RECOGNISED}.{hint}")
 
 
+def _binary_at(path: Path, *, limit: int | None = None) -> int | None:
+    """Offset of the first byte that is not text (a NUL byte, or not UTF-8), or None; reads ``limit`` bytes at most."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as f:
+        while limit is None or offset < limit:
+            block = f.read(2**16 if limit is None else min(2**16, limit - offset))
+            if not block:
+                break
+            nul = block.find(b"\0")
+            try:
+                decoder.decode(block[: nul if nul >= 0 else None], final=False)
+            except UnicodeDecodeError as exc:
+                # exc.start counts from the bytes the decoder still held back from the previous block.
+                held = len(exc.object) - len(block[: nul if nul >= 0 else None])
+                return offset + exc.start - held
+            if nul >= 0:
+                return offset + nul
+            offset += len(block)
+    if limit is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return offset - 1
+    return None
+
+
+def _not_text(path: Path, at: int) -> InputError:
+    return InputError(
+        f"{path} is not a text CSV file (binary content at byte {at}); "
+        "give a comma-separated UTF-8 text file (e.g. a ThunderSTORM export)"
+    )
+
+
 def _locate_bad_value(path: Path, usecols: list[int], n_columns: int) -> InputError:
     """Slow second pass, only after the fast parser failed: find the offending line."""
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -205,8 +240,9 @@ def read_localizations(path: str | os.PathLike) -> Localizations:
     Raises
     ------
     InputError
-        For a missing or empty file, an unrecognised header, a value that is
-        not a number (with its line), or a frame that is not an integer >= 1.
+        For a missing or empty file, a binary (not UTF-8 text) file, an
+        unrecognised header, a value that is not a number (with its line), or
+        a frame that is not an integer >= 1.
 
     Examples
     --------
@@ -222,6 +258,9 @@ def read_localizations(path: str | os.PathLike) -> Localizations:
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a CSV file")
+    at = _binary_at(path, limit=2**16)
+    if at is not None:
+        raise _not_text(path, at)
     with open(path, newline="", encoding="utf-8-sig") as f:
         header_line = f.readline()
     if not header_line.strip():
@@ -248,6 +287,9 @@ def read_localizations(path: str | os.PathLike) -> Localizations:
                 encoding="utf-8-sig",
             )
     except ValueError as exc:
+        at = _binary_at(path)  # past the first 64 KiB: only looked for when parsing failed
+        if at is not None:
+            raise _not_text(path, at) from exc
         raise _locate_bad_value(path, usecols, len(names)) from exc
     values = {field: table[:, k] for k, field in enumerate(fields)}
 

@@ -51,6 +51,11 @@ def _recover(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _is_temporary(name: str) -> bool:
+    """A temporary file of pointillist's atomic writers (``.intensity-1a2b3c.tmp.tif``), left by a killed run."""
+    return name.startswith(".") and ".tmp" in name
+
+
 def _check_replaceable(target: Path, inputs, force: bool) -> None:
     resolved = target.resolve()
     for item in inputs:
@@ -59,7 +64,7 @@ def _check_replaceable(target: Path, inputs, force: bool) -> None:
             raise InputError(f"the output folder {target} holds the input {item.name}; --overwrite would delete it. "
                              "Write the results to another folder")
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in target.iterdir()
-                     if p.name not in POINTILLIST_FILES)
+                     if p.name not in POINTILLIST_FILES and not _is_temporary(p.name))
     if foreign and not force:
         shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
         raise InputError(f"the output folder {target} holds files that pointillist does not write ({shown}); "

@@ -13,12 +13,14 @@ timestamps, so the same array always gives the same bytes.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import struct
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -62,6 +64,10 @@ _UNIT_NM = {
 # default) is left out on purpose: desktop software writes 72 or 96 dpi into
 # every file, which says nothing about the sample.
 _RESUNIT_NM = {3: 1e7, 4: 1e6, 5: 1e3}
+
+# Pixel sizes write_tiff records: what the TIFF resolution rational (32-bit numerator and denominator,
+# in pixels per micron) holds with at least six significant digits. No microscope comes near either end.
+_PIXEL_SIZE_RANGE_NM = (1e-3, 1e9)
 
 _WRITE_DTYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
 
@@ -210,12 +216,236 @@ def _open(path, mmap: bool) -> Stack:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a TIFF file")
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _held_tifffile_log(), tifffile.TiffFile(path) as tif:
+            _check_complete(tif, path)
             return _read_open(tif, path, mmap)
     except InputError:
         raise
     except (tifffile.TiffFileError, ValueError, struct.error, EOFError, OSError) as exc:
-        raise InputError(f"{path} is not a readable TIFF image: {exc}") from exc
+        raise InputError(f"{path} is not a readable TIFF image: {exc or type(exc).__name__}{_damage_hint(path)}") from exc
+
+
+def _damage_hint(path: Path) -> str:
+    """For a file that starts like a TIFF but cannot be read: its size, as a hint that it is cut short."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        size = path.stat().st_size
+    except OSError:
+        return ""
+    if head not in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        return ""
+    return f" (the file starts like a TIFF but has only {size} bytes: truncated or damaged)"
+
+
+class _Hold(logging.Filter):
+    """Keeps the records that reach the logger it is attached to, and stops them there."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+
+@contextmanager
+def _held_tifffile_log():
+    """Hold tifffile's log lines while a file is read: passed on if it is read, dropped if it is refused.
+
+    tifffile logs what it notices about a damaged file (an IFD offset past
+    the end, metadata it cannot use) and carries on; when pointillist then
+    refuses the file, its one-line InputError says what is wrong instead.
+    """
+    logger = logging.getLogger("tifffile")
+    hold = _Hold()
+    logger.addFilter(hold)
+    try:
+        yield
+    finally:
+        logger.removeFilter(hold)
+    for record in hold.records:
+        logger.handle(record)
+
+
+def _size_text(n: int) -> str:
+    """Bytes as people read them: 835 bytes, 12.4 kB, 3.2 MB, 1.5 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _sizes_text(need: int, have: int) -> tuple[str, str]:
+    """Two sizes as text, in bytes when rounding would make them look equal."""
+    a, b = _size_text(need), _size_text(have)
+    return (a, b) if a != b else (f"{need} bytes", f"{have} bytes")
+
+
+def _declared_planes(tif: tifffile.TiffFile) -> tuple[int, str, str] | None:
+    """Number of 2-D planes the file's own metadata announces: ``(count, source, noun)``, or None if it says none."""
+    first = tif.pages.first
+    if tif.is_imagej and tif.imagej_metadata:
+        meta = tif.imagej_metadata
+        try:
+            frames, slices, channels = (int(meta.get(k, 1)) for k in ("frames", "slices", "channels"))
+            images = int(meta.get("images", 1))
+        except (TypeError, ValueError):
+            return None
+        if channels > 1 and first.samplesperpixel == channels:
+            channels = 1  # RGB samples declared as channels
+        count = frames * slices * channels
+        if count <= 1:
+            count = images
+        noun = "frames" if count == frames or (slices == channels == 1 and count == images) else "images"
+        return (count, "ImageJ metadata", noun) if count > 1 else None
+    if tif.is_ome and tif.ome_metadata:
+        try:
+            root = ET.fromstring(tif.ome_metadata)
+        except ET.ParseError:
+            return None  # reported by the pixel-size reader
+        all_pixels = root.findall(".//{*}Image/{*}Pixels")
+        if len(all_pixels) != 1 or root.find(".//{*}TiffData/{*}UUID[@FileName]") is not None:
+            return None  # several images, or planes in other files: tifffile's series decide
+        pixels = all_pixels[0]
+        if any(int(c.get("SamplesPerPixel", "1")) > 1 for c in pixels.findall("{*}Channel")):
+            return None
+        try:
+            count = math.prod(int(pixels.get(f"Size{a}", "1")) for a in "TZC")
+        except ValueError:
+            return None
+        return (count, "OME metadata (SizeT x SizeZ x SizeC)", "planes") if count > 1 else None
+    if tif.is_shaped and tif.shaped_metadata and len(tif.shaped_metadata) == 1:
+        shape = tif.shaped_metadata[0].get("shape")
+        plane = math.prod(first.shape)
+        if isinstance(shape, (list, tuple)) and plane and math.prod(shape) % plane == 0:
+            count = math.prod(shape) // plane
+            return (count, f"tifffile metadata (shape {tuple(shape)})", "planes") if count > 1 else None
+    return None
+
+
+# Bytes per value of the TIFF field types (TIFF 6.0 and BigTIFF).
+_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
+
+
+def _raw_ifd(tif: tifffile.TiffFile, page) -> tuple[int, tuple[int, int] | None]:
+    """Read ``page``'s IFD as stored: its 'next IFD' pointer (0 at the end of the chain) and the first
+    tag whose value lies (partly) past the end of the file, as ``(tag code, end byte)``, or None.
+    """
+    fmt, fh = tif.tiff, tif.filehandle
+    fh.seek(page.offset)
+    (n_tags,) = struct.unpack(fmt.tagnoformat, fh.read(fmt.tagnosize))
+    raw = fh.read(n_tags * fmt.tagsize + fmt.offsetsize)
+    if len(raw) < n_tags * fmt.tagsize + fmt.offsetsize:
+        return fh.size, None  # the tag list itself runs past the end
+    overrun = None
+    for i in range(n_tags):
+        code, dtype, count, value = struct.unpack(fmt.tagheaderformat, raw[i * fmt.tagsize : (i + 1) * fmt.tagsize])
+        nbytes = count * _TYPE_BYTES.get(dtype, 0)
+        if nbytes > fmt.tagoffsetthreshold:
+            (offset,) = struct.unpack(fmt.offsetformat, value[: fmt.offsetsize])
+            if offset + nbytes > fh.size:
+                overrun = (code, offset + nbytes)
+                break
+    (following,) = struct.unpack(fmt.offsetformat, raw[-fmt.offsetsize :])
+    return int(following), overrun
+
+
+def _check_complete(tif: tifffile.TiffFile, path: Path) -> None:
+    """Refuse a truncated or inconsistent file instead of reading what is left of it.
+
+    Three checks, from the most to the least telling: the number of planes
+    the metadata (ImageJ, OME, tifffile) announces against those in the
+    file; every page's pixel data inside the file; the chain of pages
+    ending properly rather than pointing past the end of the file.
+    """
+    pages = tif.pages
+    n_pages = len(pages)
+    if n_pages == 0:
+        return  # _read_open says "no images"
+    size = tif.filehandle.size
+    first = pages.first
+    plane = first.nbytes
+    declared = _declared_planes(tif)
+    if declared is not None:
+        count, source, noun = declared
+        contiguous = first.is_final and len(first.dataoffsets) > 0 and plane > 0
+        if contiguous and (tif.is_imagej or tif.is_shaped) and (n_pages < count or tif.is_imagej):
+            # ImageJ and tifffile store the planes one after the other from the first page's data on.
+            start = first.dataoffsets[0]
+            need = start + count * plane
+            readable = min(count, max(0, size - start) // plane)
+            need_text, have_text = _sizes_text(need, size)
+            detail = f"the file ends at {have_text}, the data need {need_text}"
+        else:
+            need = None
+            readable = n_pages
+            detail = f"the file holds {n_pages} pages"
+        if readable < count:
+            raise InputError(
+                f"{path} is truncated or damaged: its {source} says {count} {noun} "
+                f"but only {readable} can be read ({detail})"
+            )
+    series = tif.series[0] if len(tif.series) == 1 else None
+    if series is not None and series.size == 0:
+        pass  # _read_open says "empty stack"
+    elif series is not None and series.dataoffset is not None:
+        # One contiguous block (what is memory-mapped): no need to visit every page.
+        end = series.dataoffset + series.nbytes
+        if end > size:
+            need, have = _sizes_text(end, size)
+            raise InputError(f"{path} is truncated or damaged: its pixel data need {need} but the file ends at {have}")
+    else:
+        for index in range(n_pages):
+            page = pages[index]
+            for offset, nbytes in zip(page.dataoffsets, page.databytecounts):
+                if nbytes and offset + nbytes > size:
+                    need, have = _sizes_text(offset + nbytes, size)
+                    raise InputError(
+                        f"{path} is truncated or damaged: the pixel data of page {index + 1} of {n_pages} "
+                        f"run to {need} but the file ends at {have}"
+                    )
+    for page in (first, pages[n_pages - 1]):
+        _, overrun = _raw_ifd(tif, page)
+        if overrun is not None:
+            code, end = overrun
+            name = tifffile.TIFF.TAGS.get(code, "unknown")
+            raise InputError(
+                f"{path} is truncated or damaged: the value of TIFF tag {code} ({name}) of page "
+                f"{page.index + 1} runs to byte {end} but the file ends at byte {size}"
+            )
+    problem = _ifd_chain_problem(tif)
+    if problem is not None:
+        pages_text = "1 page" if n_pages == 1 else f"{n_pages} pages"
+        raise InputError(f"{path} is truncated or damaged: {problem}; only {pages_text} can be read")
+
+
+def _ifd_chain_problem(tif: tifffile.TiffFile) -> str | None:
+    """Walk the chain of pages (IFDs) as stored; say what breaks it, or None when it ends properly.
+
+    tifffile stops quietly (with a log line) at a page it cannot read;
+    this walk finds out whether the chain really ended there.
+    """
+    fmt, fh = tif.tiff, tif.filehandle
+    size = fh.size
+    offset = tif.pages.first.offset
+    seen = set()
+    while offset:
+        number = len(seen) + 1
+        if offset in seen:
+            return f"page {number - 1} points back to an earlier page"
+        if offset + fmt.tagnosize > size:
+            return f"page {number - 1} points to a next page at byte {offset}, past the end of the file ({size} bytes)"
+        seen.add(offset)
+        fh.seek(offset)
+        (n_tags,) = struct.unpack(fmt.tagnoformat, fh.read(fmt.tagnosize))
+        end = offset + fmt.tagnosize + n_tags * fmt.tagsize + fmt.offsetsize
+        if end > size:
+            return f"the tag list of page {number} runs to byte {end} but the file ends at byte {size}"
+        fh.seek(end - fmt.offsetsize)
+        (offset,) = struct.unpack(fmt.offsetformat, fh.read(fmt.offsetsize))
+    return None
 
 
 def _read_open(tif: tifffile.TiffFile, path: Path, mmap: bool) -> Stack:
@@ -296,7 +526,9 @@ def read_stack(path: str | os.PathLike, *, mmap: bool = True) -> Stack:
     InputError
         If the file is missing, not a TIFF, empty, RGB, has more than three
         non-singleton axes, holds complex or boolean data, or float data with
-        NaN or infinite values.
+        NaN or infinite values; or if it is truncated or damaged (fewer
+        planes than its ImageJ, OME or tifffile metadata announce, pixel
+        data or tags past the end of the file, a broken chain of pages).
 
     Examples
     --------
@@ -395,6 +627,24 @@ def _check_writable(image: np.ndarray, dtype: np.dtype) -> None:
             raise InputError(f"image has non-integer values that {dtype} cannot hold; round explicitly, or write float32")
 
 
+def _resolution_rational(pixel_size_nm: float) -> tuple[int, int]:
+    """Pixels per micron as the TIFF RATIONAL ``(numerator, denominator)``, both in 1 .. 2**32 - 1.
+
+    The closest such fraction to ``1000 / pixel_size_nm``: exact for sizes such as 100, 107.5 or 65 nm.
+
+    Examples
+    --------
+    >>> _resolution_rational(100.0), _resolution_rational(107.5), _resolution_rational(1e9)
+    ((10, 1), (400, 43), (1, 1000000))
+    """
+    top = 2**32 - 1
+    value = Fraction(1000) / Fraction(pixel_size_nm)
+    # The numerator is about value * denominator: cap the denominator so that it stays below 2**32.
+    frac = value.limit_denominator(max(1, min(top, int(top / value))))
+    num, den = max(1, min(top, frac.numerator)), frac.denominator
+    return num, den
+
+
 def write_tiff(
     path: str | os.PathLike,
     image,
@@ -418,7 +668,8 @@ def write_tiff(
     image : array_like, shape (H, W) or (T, H, W)
         Values to write; 3-D arrays are written as T frames.
     pixel_size_nm : float, optional
-        Pixel size to record.
+        Pixel size to record, in nm: 1e-3 to 1e9 (what the TIFF resolution
+        tags hold).
     overwrite : bool, default False
         Replace an existing file.
     dtype : {float32, uint16, uint8}, default float32
@@ -451,10 +702,14 @@ def write_tiff(
         raise InputError(f"dtype must be float32, uint16 or uint8 (what ImageJ reads), got {dtype}")
     if pixel_size_nm is not None and not (
         isinstance(pixel_size_nm, (int, float, np.integer, np.floating))
+        and not isinstance(pixel_size_nm, bool)
         and math.isfinite(pixel_size_nm)
-        and pixel_size_nm > 0
+        and _PIXEL_SIZE_RANGE_NM[0] <= pixel_size_nm <= _PIXEL_SIZE_RANGE_NM[1]
     ):
-        raise InputError(f"pixel_size_nm must be a positive number or None, got {pixel_size_nm!r}")
+        raise InputError(
+            f"pixel_size_nm must be a positive number of nm in [{_PIXEL_SIZE_RANGE_NM[0]:g}, {_PIXEL_SIZE_RANGE_NM[1]:g}] "
+            f"(the TIFF resolution tags cannot record other values) or None, got {pixel_size_nm!r}"
+        )
     _check_writable(image, dtype)
 
     stack = image if image.ndim == 3 else image[np.newaxis]
@@ -462,7 +717,7 @@ def write_tiff(
     resolution = None
     if pixel_size_nm is not None:
         metadata["unit"] = "micron"
-        per_micron = 1000.0 / float(pixel_size_nm)
+        per_micron = _resolution_rational(float(pixel_size_nm))
         resolution = (per_micron, per_micron)
     # One frame at a time: a memory-mapped input is never converted whole.
     frames = (np.ascontiguousarray(frame, dtype=dtype) for frame in stack)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, real_number
 from ..localizations import Localizations
 from ..optics import Optics
 from .camera import Camera, add_noise_at_snr, apply_camera, smooth_background
@@ -133,6 +133,11 @@ class FluctuationSimulation:
     meta: dict = field(default_factory=dict)
 
 
+def _snr(snr_db):
+    """``snr_db`` checked where it enters: None, or a finite number of dB in [-40, 100]."""
+    return None if snr_db is None else real_number("snr_db (dB)", snr_db, low=-40, high=100, include_high=True)
+
+
 def _noisy_stack(clean, camera, snr_db, snr_definition, rng):
     h, w = clean.shape[1:]
     if snr_db is None:
@@ -210,6 +215,10 @@ def simulate_smlm(
     h, w = _shape(shape)
     if n_frames < 1:
         raise InputError(f"n_frames must be at least 1, got {n_frames}")
+    snr_db = _snr(snr_db)
+    density_per_um2 = real_number("density_per_um2", density_per_um2, low=0, high=1e4, include_low=False)
+    photons_mean = real_number("photons_mean", photons_mean, low=0, high=1e9, include_low=False)
+    photons_std = real_number("photons_std", photons_std, low=0, high=1e9)
     if camera is None:
         camera = Camera(background=0.0 if snr_db is not None else 20.0, read_noise=4.5, gain=1.0, offset=50.0)
     seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)
@@ -318,6 +327,10 @@ def simulate_fluctuation(
     h, w = _shape(shape)
     if n_frames < 2:
         raise InputError(f"a fluctuation stack needs at least 2 frames, got {n_frames}")
+    snr_db = _snr(snr_db)
+    on_probability = real_number("on_probability", on_probability, low=0, high=1, include_low=False, include_high=True)
+    brightness = real_number("brightness (photons per frame)", brightness, low=0, high=1e9, include_low=False)
+    mean_on_frames = real_number("mean_on_frames", mean_on_frames, low=0, high=1e9, include_low=False)
     if camera is None:
         camera = Camera(background=0.0 if snr_db is not None else 50.0, read_noise=2.0, gain=1.0, offset=100.0)
     seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import InputError
+from ...errors import InputError, real_number  # noqa: F401  (re-exported)
 from ...result import Result
 
 __all__ = ["BaselineResult", "real_number", "trig_interpolation_matrix", "to_fine_grid"]
@@ -45,52 +45,6 @@ class BaselineResult(Result):
         if self.history.get("objective"):
             out["iterations"] = len(self.history["objective"])
         return out
-
-
-def real_number(name: str, value, *, low: float = -math.inf, high: float = math.inf,
-                include_low: bool = True) -> float:
-    """``value`` as a float when it is a real number in the range, else an ``InputError`` naming ``name``.
-
-    Parameters
-    ----------
-    name : str
-        The option's name, for the error message.
-    value : object
-        What the caller passed: accepted when it is a finite int or float
-        (NumPy scalars included, bool excluded) inside the range.
-    low, high : float
-        The range ``low <= value < high`` (``low < value`` when
-        ``include_low`` is False); ``high`` is always excluded. Default: the
-        whole real line.
-    include_low : bool
-        Whether ``low`` itself is accepted.
-
-    Returns
-    -------
-    float
-        ``float(value)``.
-
-    Raises
-    ------
-    InputError
-        When ``value`` is not a finite real number in the range; the message
-        names ``name`` and the range.
-
-    Examples
-    --------
-    >>> real_number("threshold", 0.5, low=0, high=1)
-    0.5
-    >>> real_number("threshold", None, low=0, high=1)
-    Traceback (most recent call last):
-    ...
-    pointillist.errors.InputError: threshold must be a number in [0, 1), got None
-    """
-    number = (int, float, np.integer, np.floating)
-    ok = isinstance(value, number) and not isinstance(value, bool) and math.isfinite(value)
-    if not (ok and (value >= low if include_low else value > low) and value < high):
-        span = f"{'[' if include_low else '('}{low:g}, {high:g})"
-        raise InputError(f"{name} must be a number in {span}, got {value!r}")
-    return float(value)
 
 
 def trig_interpolation_matrix(n: int, start: float, step: float, points) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ...covariance import CovarianceFit, CovarianceStats
-from ...errors import InputError
+from ...errors import InputError, real_number
 from ...operators.covariance import CovarianceOperator
 from ...penalties import CEL0, L1, TV
 from ...solvers import History, SolverOptions, fista, irl1
@@ -168,8 +168,8 @@ def estimate_support(
     penalty : {"cel0", "l1", "tv"}
         The support regulariser.
     lambda_ratio : float, optional
-        lambda as a fraction of ``lambda_max`` (``DEFAULT_LAMBDA_RATIO`` of
-        the penalty if omitted).
+        lambda as a fraction of ``lambda_max``, in (0, 1]
+        (``DEFAULT_LAMBDA_RATIO`` of the penalty if omitted).
     lambda_mode : {"exact", "code"}
         How ``lambda_max`` is computed (see ``lambda_max``).
     algorithm : {"irl1", "fista"}
@@ -207,8 +207,8 @@ def estimate_support(
     Raises
     ------
     InputError
-        For an unknown ``penalty`` or ``algorithm``, a non-positive
-        ``lambda_ratio`` or a ``threshold`` outside [0, 1).
+        For an unknown ``penalty`` or ``algorithm``, a ``lambda_ratio``
+        outside (0, 1] or a ``threshold`` outside [0, 1).
     """
     if penalty not in PENALTIES:
         raise InputError(f"penalty must be one of {', '.join(PENALTIES)}, got {penalty!r}")
@@ -218,10 +218,9 @@ def estimate_support(
         algorithm = "fista"
     lambda_ratio = DEFAULT_LAMBDA_RATIO[penalty] if lambda_ratio is None else lambda_ratio
     threshold = DEFAULT_THRESHOLD[penalty] if threshold is None else threshold
-    if not lambda_ratio > 0:
-        raise InputError(f"lambda_ratio must be positive, got {lambda_ratio}")
-    if not 0 <= threshold < 1:
-        raise InputError(f"threshold must be in [0, 1), got {threshold}")
+    # lambda = lambda_ratio * lambda_max: from 1 on the solution is zero everywhere.
+    lambda_ratio = real_number("lambda_ratio", lambda_ratio, low=0, high=1, include_low=False, include_high=True)
+    threshold = real_number("threshold", threshold, low=0, high=1)
     fit = CovarianceFit(op, stats, device=device)
     lmax = lambda_max(fit, penalty, mode=lambda_mode)
     r = torch.zeros_like(fit.v)
