@@ -52,3 +52,12 @@ def test_pixel_size_option_overrides_the_file_with_a_notice(sim, tmp_path, capsy
     assert run["optics"]["pixel_size_nm"] == 107 and run["input"]["pixel_size_nm_in_file"] == 100
     assert _sofi(sim, tmp_path / "b", "--offset", "100", "--pixel-size", "100") == 0
     assert "overrides" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--snr", "nan", "--snr (dB) must be a number in"), ("--density", "inf", "--density must be a number in"),
+])
+def test_simulate_messages_name_the_option(tmp_path, capsys, option, value, message):
+    assert main(["simulate", "smlm", str(tmp_path / "s"), "--size", "8", "--frames", "2", option, value]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "s").exists()

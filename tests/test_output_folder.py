@@ -131,6 +131,7 @@ def test_a_failing_write_leaves_the_previous_folder_untouched(sim, smlm, tmp_pat
         assert main(_commands(sim, smlm, out)[command]) == 2
         err = capsys.readouterr().err
         assert "No space left on device" in err and err.count("\n") == 1 and "Traceback" not in err
+        assert f"{out}/" in err and "staging" not in err  # names the file the user asked for
         assert _snapshot(out) == before and _hidden(out) == []
     monkeypatch.setattr(atomic, "atomic_path", real)
     assert main(_commands(sim, smlm, out)[command]) == 0 and _hidden(out) == []

@@ -6,6 +6,7 @@ Bad input prints one line naming the problem and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -62,7 +63,8 @@ def main(argv=None) -> int:
         print(f"pointillist: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, a vanished file: one line, not a traceback
-        where = f": {exc.filename}" if exc.filename else ""
+        # name the file the user asked for, not its place in the hidden staging folder
+        where = ": " + _STAGED.sub(r"\1", str(exc.filename)) if exc.filename else ""
         print(f"pointillist: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except Terminated:
@@ -75,6 +77,9 @@ def main(argv=None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = sys.__unraisablehook__
+
+
+_STAGED = re.compile(r"\.([^/\\]+)\.pointillist-staging-[0-9a-f]+")
 
 
 class Terminated(KeyboardInterrupt):

@@ -87,9 +87,22 @@ def run(args: argparse.Namespace) -> int:
     optics = optics_from_args(args)
     with output_folder(args.outdir, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=[args.psf] if args.psf else []) as stage:
-        sim, paths = _simulate(args, optics, shape, stage)
+        try:
+            sim, paths = _simulate(args, optics, shape, stage)
+        except InputError as exc:  # the simulator names its parameters; say which option that is
+            message = str(exc)
+            for name, option in _OPTION_OF.items():
+                if message.startswith(name + " "):
+                    message = option + message[len(name):]
+            raise InputError(message) from None
     print(f"wrote {', '.join(p.name for p in paths)} to {args.outdir} (seed {sim.meta['seed']})")
     return 0
+
+
+#: the simulators' parameter names and the options that set them
+_OPTION_OF = {"snr_db": "--snr", "density_per_um2": "--density", "photons_mean": "--photons",
+              "photons_std": "--photons-std", "on_probability": "--on-probability", "brightness": "--brightness",
+              "mean_on_frames": "--mean-on-frames", "n_structures": "--n-structures"}
 
 
 def _simulate(args, optics, shape, out):
