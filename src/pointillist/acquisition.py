@@ -296,10 +296,6 @@ class Acquisition:
                 pass
         return self._mean
 
-    def record_mean(self, mean) -> None:
-        """Keep the mean frame computed by a method's own pass (so previews need no second read)."""
-        self._mean = np.asarray(mean, dtype=np.float64)
-
     # -- views ---------------------------------------------------------------------------------------------
     def window(self, r0: int, r1: int, c0: int, c1: int) -> Acquisition:
         """The frames' rows ``r0:r1`` and columns ``c0:c1`` (lazy: read from the same data, not re-validated)."""

@@ -58,11 +58,7 @@ class Result:
     history: dict = field(default_factory=dict, repr=False)
     mean: np.ndarray | None = field(default=None, repr=False)
 
-    def core_summary(self) -> dict:
-        """The core fields as JSON-friendly values."""
-        return {"method": self.method, "n_frames": self.n_frames, "seconds": self.seconds,
-                "parameters": self.parameters}
-
     def summary(self) -> dict:
         """JSON-friendly scalars for ``run.json`` (methods add their own)."""
-        return self.core_summary()
+        return {"method": self.method, "n_frames": self.n_frames, "seconds": self.seconds,
+                "parameters": self.parameters}
