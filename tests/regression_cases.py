@@ -1,6 +1,6 @@
 """The outputs that a redesign must leave unchanged: ``make demo`` and every method on fixed simulated stacks.
 
-``python tests/regression_cases.py record`` runs every case through the CLI
+``python tests/regression_cases.py record [CASE ...]`` runs every case (or re-records the named ones) through the CLI
 and stores what each one wrote (every TIFF as an array, every CSV as a
 table) in ``tests/data/regression.npz``; ``tests/test_regression.py``
 (marker ``slow``) runs them again and compares. The cases cover the demo's
@@ -112,10 +112,15 @@ def compare(got: dict, ref: dict, *, rtol: float = 0.0, atol_rel: float = 0.0) -
 if __name__ == "__main__":
     import tempfile
 
-    if sys.argv[1:] != ["record"]:
-        sys.exit("usage: python tests/regression_cases.py record")
+    # `record NAME ...` re-records only those cases (e.g. after shipping new weights) and keeps the others
+    if sys.argv[1:2] != ["record"]:
+        sys.exit("usage: python tests/regression_cases.py record [CASE ...]")
+    names = sys.argv[2:] or None
     with tempfile.TemporaryDirectory() as tmp:
-        outputs = run_cases(Path(tmp))
+        outputs = run_cases(Path(tmp), names)
+    if names:
+        kept = {k: v for k, v in np.load(REFERENCE).items() if k.split("/")[0] not in names}
+        outputs = {**kept, **{k: v for k, v in outputs.items() if k.split("/")[0] in names}}
     REFERENCE.parent.mkdir(exist_ok=True)
     np.savez_compressed(REFERENCE, **outputs)
     print(f"{len(outputs)} arrays -> {REFERENCE} ({REFERENCE.stat().st_size / 1e6:.1f} MB)")

@@ -19,7 +19,14 @@ from pointillist.methods.smlm.losses import (
     gaussian_kernel,
     heat_map,
 )
-from pointillist.methods.smlm.network import NETWORK_METHODS, DeepSTORMNet, load_model, spike_scale
+from pointillist.methods.smlm.network import (
+    NETWORK_METHODS,
+    DeepSTORMNet,
+    SubpixelNet,
+    default_architecture,
+    load_model,
+    spike_scale,
+)
 from pointillist.methods.smlm.preprocess import Normalization, pad_to_multiple, prepare_input, scale01
 from pointillist.methods.smlm.training import TrainingConfig, train_network
 from pointillist.methods.smlm.training_data import PatchSettings, simulate_patches
@@ -54,6 +61,25 @@ def test_network_refuses_sides_that_are_not_multiples_of_8():
         DeepSTORMNet()(torch.zeros(1, 1, 12, 16))
     with pytest.raises(ValueError, match="output"):
         DeepSTORMNet("sigmoid")
+
+
+def test_subpixel_network_runs_on_the_camera_grid_and_shuffles_to_the_fine_grid():
+    torch.manual_seed(0)
+    net = SubpixelNet("relu", upsample=4, width=8, depth=3).eval()
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 8, 8, 16] and all(c.bias is None for c in convs)
+    x = torch.randn(2, 1, 5, 7)
+    y = net(x)
+    assert y.shape == (2, 1, 20, 28) and (y >= 0).all()
+    # each camera pixel's q x q fine pixels come from the q^2 channels at that pixel
+    channels = net.head[0](net.body(x))
+    assert torch.equal(y[0, 0, 4 * 2 + 1, 4 * 3 + 2], torch.relu(channels[0, 1 * 4 + 2, 2, 3]))
+    # the receptive field is local: a change at one corner leaves the far corner alone
+    x2 = x.clone()
+    x2[:, :, 0, 0] += 10
+    assert torch.equal(net(x2)[:, :, -4:, -4:], y[:, :, -4:, -4:])
+    with pytest.raises(ValueError, match="output"):
+        SubpixelNet("sigmoid")
 
 
 # --- losses ------------------------------------------------------------------------------------------
@@ -224,6 +250,24 @@ def test_checkpoint_round_trip_and_optics_check(tmp_path):
         save_weights(tmp_path / "copy.pt", loaded.net.state_dict(), rec)
 
 
+def test_architecture_defaults_are_recorded_and_the_file_decides_the_network(tmp_path):
+    assert TrainingConfig(method="deepcel0").architecture == "subpixel" and TrainingConfig(method="deepcel0").epochs == 40
+    assert TrainingConfig(method="deepstorm").architecture == "deep-storm"
+    assert TrainingConfig(method="deepstorm").epochs == 100
+    assert TrainingConfig(method="deepstorm-relu", architecture="deepstorm").architecture == "deep-storm"
+    with pytest.raises(InputError, match="architecture must be one of"):
+        TrainingConfig(method="deepcel0", architecture="unet")
+    sub = train_network(_tiny_config(epochs=1), tmp_path / "s.pt", progress=False, echo=lambda s: None)
+    arch = sub.record.architecture
+    assert arch.name == "subpixel" and arch.kwargs == {"output": "relu", "upsample": 4, "width": 48, "depth": 5}
+    loaded = load_model(tmp_path / "s.pt", method="deepcel0")
+    assert isinstance(loaded.net, SubpixelNet) and loaded.net.upsample == 4
+    with pytest.raises(InputError, match="'subpixel' network, not 'deepstorm'"):
+        load_model(tmp_path / "s.pt", architecture="deepstorm")
+    frames = np.random.default_rng(1).poisson(40, (3, 9, 11)).astype(np.float32)
+    assert predict_frames(frames, loaded).shape == (3, 36, 44)
+
+
 # --- shipped weights ----------------------------------------------------------------------------------
 
 
@@ -238,11 +282,24 @@ def test_shipped_weights_load_offline_and_match_the_manifest(method):
     model = load_model(method=method)
     assert model.record.optics.as_dict() == {"pixel_size_nm": 100.0, "psf_fwhm_nm": 258.21, "upsample": 4}
     assert model.net.output == NETWORK_METHODS[method]
+    assert model.record.architecture.name == default_architecture(method)
     assert entry["epochs"] >= 1 and entry["best_val_loss"] > 0 and "epochs" in entry["note"]
 
 
-def test_prediction_handles_any_frame_size_and_is_batch_invariant():
-    model = load_model(method="deepcel0")
+@pytest.mark.parametrize("method", ["deepcel0", "deepstorm-relu"])
+def test_the_subpixel_networks_ship_beside_the_default(method):
+    sub = load_model(method=method, architecture="subpixel")
+    assert isinstance(sub.net, SubpixelNet) and sub.record.method == method
+    assert sub.record.optics.as_dict() == {"pixel_size_nm": 100.0, "psf_fwhm_nm": 258.21, "upsample": 4}
+    assert shipped_weights_path(f"{method}-subpixel").name == f"{method}-subpixel.pt"
+    assert isinstance(load_model(method=method, architecture="deepstorm").net, DeepSTORMNet)
+    with pytest.raises(InputError, match="architecture must be one of"):
+        load_model(method="deepcel0", architecture="unet")
+
+
+@pytest.mark.parametrize("architecture", ["subpixel", "deepstorm"])
+def test_prediction_handles_any_frame_size_and_is_batch_invariant(architecture):
+    model = load_model(method="deepcel0", architecture=architecture)
     frames = np.random.default_rng(0).poisson(50, (5, 13, 10)).astype(np.float32)
     one = predict_frames(frames, model, batch_size=1)
     many = predict_frames(frames, model, batch_size=4)
@@ -256,3 +313,14 @@ def test_prediction_on_cuda_matches_cpu():
     cpu = predict_frames(frames, load_model(method="deepcel0"))
     gpu = predict_frames(frames, load_model(method="deepcel0", device="cuda"))
     assert np.allclose(cpu, gpu, atol=1e-2 * max(1.0, float(np.abs(cpu).max())))
+
+
+def test_weights_for_other_optics_are_refused_with_the_command_that_trains_them():
+    from pointillist.methods.smlm.api import localize
+
+    frames = np.random.default_rng(0).poisson(30, (1, 16, 16)).astype(np.float32)
+    other = Optics(pixel_size_nm=100, psf_fwhm_nm=351.8, upsample=4)
+    with pytest.raises(InputError) as err:
+        localize(frames, optics=other, method="deepcel0")
+    assert "pointillist train --method deepcel0 --pixel-size 100 --psf-fwhm 351.8 --upsample 4 -o deepcel0.pt" \
+        in str(err.value)

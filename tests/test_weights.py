@@ -113,5 +113,6 @@ def test_shipped_manifest_is_one_file_and_up_to_date():
     folder = shipped_weights_path("lsparcom").parent
     assert manifest_text(folder) == (folder / "manifest.json").read_text()
     files = [e["file"] for e in json.loads((folder / "manifest.json").read_text())["weights"]]
-    assert files == ["deepcel0.pt", "deepstorm-relu.pt", "deepstorm.pt", "gs-denoiser.pt", "lsparcom.pt"]
+    assert files == ["deepcel0-subpixel.pt", "deepcel0.pt", "deepstorm-relu-subpixel.pt", "deepstorm-relu.pt",
+                     "deepstorm.pt", "gs-denoiser.pt", "lsparcom.pt"]
     assert not list(folder.glob("*.manifest.json"))

@@ -23,6 +23,9 @@ def register(sub) -> None:
     parser.add_argument("--method", choices=METHODS, default="deepcel0", help="localization method (default deepcel0)")
     parser.add_argument("--weights", type=Path, default=None, metavar="MODEL.pt",
                         help="network weights from 'pointillist train' (default: the shipped weights)")
+    parser.add_argument("--architecture", choices=("subpixel", "deepstorm"), default=None,
+                        help="networks: the shipped paper's Deep-STORM network (default) or the sub-pixel network (deepcel0 "
+                        "and deepstorm-relu; faster, less precise on sparse emitters); with --weights, read from the file")
     parser.add_argument("--threshold", type=float, default=None,
                         help="networks: fraction of one emitter's spike amplitude (default 0.1); cel0: photons (default 0)")
     parser.add_argument("--protocol", choices=("maxima", "pixels"), default="maxima",
@@ -49,14 +52,15 @@ def run(args: argparse.Namespace) -> int:
     from ..io.run_record import write_run_record
     from ..methods.smlm.api import localize
 
-    if args.method == "cel0" and args.weights is not None:
-        raise InputError("--weights is for the network methods, not cel0")
+    if args.method == "cel0" and (args.weights is not None or args.architecture is not None):
+        raise InputError("--weights and --architecture are for the network methods, not cel0")
     if args.method != "cel0" and (args.lam is not None or args.lambda_ratio is not None):
         raise InputError("--lambda and --lambda-ratio are options of --method cel0")
     acq, optics = open_input(args)
     with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=input_files(args)) as out:
-        res = localize(acq, optics=optics, method=args.method, weights=args.weights, threshold=args.threshold,
+        res = localize(acq, optics=optics, method=args.method, weights=args.weights, architecture=args.architecture,
+                       threshold=args.threshold,
                        protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio,
                        batch_size=args.batch_size, device=args.device, force=args.force, progress=not args.quiet,
                        full_output=True)

@@ -28,11 +28,13 @@ def companion_paths(output) -> dict[str, Path]:
     --------
     >>> sorted(p.name for p in companion_paths("runs/model.pt").values())
     ['model.json', 'model.log', 'model.pt', 'model.resume.pt']
+    >>> companion_paths("runs/psf-351.8nm.pt")["log"].name  # dots in the name stay
+    'psf-351.8nm.log'
     """
     output = Path(output)
-    stem = output.with_suffix("")
-    return {"weights": output, "config": stem.with_suffix(".json"), "log": stem.with_suffix(".log"),
-            "resume": stem.with_suffix(".resume.pt")}
+    stem = output.name[: -len(output.suffix)] if output.suffix else output.name
+    beside = lambda suffix: output.with_name(stem + suffix)  # noqa: E731 - not with_suffix: it cuts at the last dot
+    return {"weights": output, "config": beside(".json"), "log": beside(".log"), "resume": beside(".resume.pt")}
 
 
 def prepare_training_files(output, *, resume: bool, overwrite: bool) -> dict[str, Path]:

@@ -60,7 +60,8 @@ class LocalizeResult(Result):
         }
 
 
-def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, threshold: float | None = None,
+def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, architecture: str | None = None,
+             threshold: float | None = None,
              protocol: str = "maxima", lam=None, lambda_ratio: float | None = None,
              cel0_options: CEL0Options = CEL0Options(), offset=None, gain=None, calibration=None,
              batch_size: int | None = None, device="cpu", force: bool = False, progress: bool = False,
@@ -77,6 +78,11 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
     method : {"deepcel0", "deepstorm", "deepstorm-relu", "cel0"}
     weights : path, optional
         A checkpoint from ``pointillist train``; default the shipped weights.
+    architecture : {"subpixel", "deepstorm"}, optional
+        Networks only: which shipped network (default: the paper's network;
+        ``subpixel`` for deepcel0 and deepstorm-relu); with
+        ``weights``, the file must hold this architecture (it is read from
+        the file otherwise).
     threshold : float, optional
         Networks: a fraction of one emitter's spike amplitude (default 0.1).
         CEL0: photons (default 0: every positive spike).
@@ -127,8 +133,8 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
     t0 = time.perf_counter()
     settings = {"protocol": protocol, **acq.calibration.as_dict(), "device": str(dev)}
     if method == "cel0":
-        if weights is not None:
-            raise InputError("CEL0 has no weights; --weights is for the network methods")
+        if weights is not None or architecture is not None:
+            raise InputError("CEL0 has no weights; --weights and --architecture are for the network methods")
         thr = 0.0 if threshold is None else float(threshold)
         batch = batch_size or 16
         lam_used = DEFAULT_CEL0_LAMBDA if lam is None and lambda_ratio is None else lam
@@ -140,12 +146,13 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, t
             return cel0_frames(block, optics=optics, lam=lam_used, lambda_ratio=lambda_ratio, options=cel0_options,
                                device=dev)
     else:
-        model = load_model(weights, method=method, device=dev)
+        model = load_model(weights, method=method, architecture=architecture, device=dev)
         mismatches = check_weights_optics(model.record, optics, force=force)
         scale = spike_scale(model.record)
         thr = (DEFAULT_NETWORK_THRESHOLD if threshold is None else float(threshold)) * scale
         batch = batch_size or 16
-        settings.update({"weights": model.record.path, "weights_optics": model.record.optics.as_dict(),
+        settings.update({"weights": model.record.path, "architecture": model.record.architecture.name,
+                         "weights_optics": model.record.optics.as_dict(),
                          "optics_mismatch": mismatches,
                          "spike_scale": scale, "threshold_fraction": thr / scale})
 

@@ -16,28 +16,38 @@ from ...errors import InputError
 from ...optics import Optics
 from ...training.engine import Recipe, StepLoss, TrainingResult, train
 from .losses import LOSS_DEFAULTS
-from .network import ARCHITECTURE, NETWORK_METHODS
+from .network import (ARCHITECTURE_OPTIONS, ARCHITECTURES, NETWORK_METHODS, SUBPIXEL, SUBPIXEL_DEPTH, SUBPIXEL_WIDTH,
+                      default_training_architecture)
 from .training_data import PatchSettings
 
-__all__ = ["TrainingConfig", "SMLMRecipe", "TrainingResult", "train_network"]
+__all__ = ["TrainingConfig", "SMLMRecipe", "TrainingResult", "train_network", "DEFAULT_SUBPIXEL_EPOCHS"]
+
+#: default epochs of the sub-pixel network: ``pointillist train`` within about 26 min on 2 CPU cores
+DEFAULT_SUBPIXEL_EPOCHS = 40
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything that defines a training run (saved with the weights).
 
-    Defaults are the paper's: 100 epochs, batch 16, Adam 1e-3,
-    ReduceLROnPlateau (factor 0.1, patience 5, min 5e-5), 30 % validation,
-    heat-map scale 100; ``l1_weight`` None means 1 (Deep-STORM) or 10
-    (Deep-STORM-ReLU).
+    Defaults are the paper's: batch 16, Adam 1e-3, ReduceLROnPlateau
+    (factor 0.1, patience 5, min 5e-5), 30 % validation, heat-map scale
+    100; ``l1_weight`` None means 1 (Deep-STORM) or 10 (Deep-STORM-ReLU).
+    ``architecture`` None is the method's default
+    (:func:`~pointillist.methods.smlm.network.default_training_architecture`);
+    ``epochs`` None is the paper's 100 for the paper's network and
+    ``DEFAULT_SUBPIXEL_EPOCHS`` (40: about 26 min on 2 CPU cores) for the
+    sub-pixel one (``epochs=100`` is the paper's full schedule, which the
+    shipped weights had).
     """
 
     method: str
+    architecture: str | None = None
     pixel_size_nm: float = 100.0
     psf_fwhm_nm: float = 258.21
     upsample: int = 4
     data: PatchSettings = field(default_factory=PatchSettings)
-    epochs: int = 100
+    epochs: int | None = None
     batch_size: int = 16
     lr: float = 1e-3
     lr_factor: float = 0.1
@@ -52,11 +62,21 @@ class TrainingConfig:
     def __post_init__(self):
         if self.method not in NETWORK_METHODS:
             raise InputError(f"method must be one of {', '.join(NETWORK_METHODS)}; got {self.method!r}")
+        arch = self.architecture
+        if arch is None:
+            arch = default_training_architecture(self.method)
+        elif arch in ARCHITECTURE_OPTIONS:
+            arch = ARCHITECTURE_OPTIONS[arch]
+        elif arch not in ARCHITECTURES:
+            raise InputError(f"architecture must be one of {', '.join(ARCHITECTURE_OPTIONS)}; got {arch!r}")
+        object.__setattr__(self, "architecture", arch)  # resolved once, so the saved configuration is explicit
+        if self.epochs is None:
+            object.__setattr__(self, "epochs", DEFAULT_SUBPIXEL_EPOCHS if arch == SUBPIXEL else 100)
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise InputError("epochs and batch size must be at least 1 and the learning rate positive")
         if not 0 < self.val_fraction < 1:
             raise InputError(f"the validation fraction must be in (0, 1), got {self.val_fraction}")
-        if self.data.patch * self.upsample % 8:
+        if self.architecture != SUBPIXEL and self.data.patch * self.upsample % 8:
             raise InputError(f"patch x upsample = {self.data.patch * self.upsample} must be a multiple of 8")
 
     @property
@@ -127,10 +147,15 @@ class SMLMRecipe(Recipe):
                         n_train=len(train_part), n_val=len(val_part),
                         mean_emitters=float(np.mean(patches.n_emitters)))
 
-    def build(self):
-        from .network import DeepSTORMNet
+    @property
+    def _architecture_kwargs(self) -> dict:
+        kwargs = {"output": NETWORK_METHODS[self.method]}
+        if self.config.architecture == SUBPIXEL:
+            kwargs.update(upsample=self.config.upsample, width=SUBPIXEL_WIDTH, depth=SUBPIXEL_DEPTH)
+        return kwargs
 
-        return DeepSTORMNet(NETWORK_METHODS[self.method])
+    def build(self):
+        return ARCHITECTURES[self.config.architecture](**self._architecture_kwargs)
 
     def place(self, net, device):
         import torch
@@ -154,9 +179,10 @@ class SMLMRecipe(Recipe):
 
         from .preprocess import prepare_input
 
+        q = 1 if self.config.architecture == SUBPIXEL else self.config.upsample  # the sub-pixel net upsamples itself
         for start in range(0, len(frames01), batch):
             idx = order[start : start + batch]
-            x = prepare_input(frames01[idx], norm, self.config.upsample).to(device)
+            x = prepare_input(frames01[idx], norm, q).to(device)
             yield x.contiguous(memory_format=torch.channels_last), spikes[idx][:, None].to(device, torch.float32)
 
     def batches(self, data, epoch, gen, device):
@@ -189,7 +215,7 @@ class SMLMRecipe(Recipe):
         from ...io.weights import Architecture, TrainedOptics
 
         c = self.config
-        return {"architecture": Architecture(ARCHITECTURE, {"output": NETWORK_METHODS[self.method]}),
+        return {"architecture": Architecture(c.architecture, self._architecture_kwargs),
                 "optics": TrainedOptics(c.pixel_size_nm, c.psf_fwhm_nm, c.upsample),
                 "data": {"n_train": data.n_train, "n_val": data.n_val, "mean_emitters_per_patch": data.mean_emitters},
                 "extra": {"normalization": data.norm.as_dict(), "heat_scale": float(c.heat_scale),
