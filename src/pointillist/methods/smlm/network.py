@@ -11,7 +11,7 @@
   frame: it trains with the paper's full schedule on 2 CPU cores and runs
   at hundreds of frames per second; the default of ``pointillist train``
   for DeepCEL0 and Deep-STORM-ReLU. Width 48 and depth 5 were chosen by
-  measurement (docs/benchmarks.md, "SMLM networks").
+  measurement (docs/benchmarks.md, "The networks: two architectures").
 
 A "conv block" is a 3x3 convolution without bias, batch normalisation and
 ReLU. Both map normalised frames to spike maps on the fine grid and are
