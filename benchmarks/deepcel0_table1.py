@@ -149,7 +149,7 @@ def score(images, truth, fine, protocol, threshold) -> dict:
 
 
 def network(method, device="cpu"):
-    """The loaded network of a table row (the sub-pixel networks, and the paper's for "deepcel0-paper" and Deep-STORM)."""
+    """The loaded network of a table row: the sub-pixel networks, the paper's for "deepcel0-paper" and Deep-STORM."""
     if method == "deepcel0-paper":
         return load_model(method="deepcel0", architecture="deepstorm", device=device)
     return load_model(method=method, architecture="deepstorm" if method == "deepstorm" else "subpixel", device=device)
