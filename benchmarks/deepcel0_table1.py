@@ -392,11 +392,12 @@ def training_summary() -> str:
     from importlib import resources
 
     manifest = json.loads((Path(str(resources.files("pointillist"))) / "weights" / "manifest.json").read_text())
-    entries = [e for e in manifest["weights"] if e["method"] in LABELS]
+    names = {"deepstorm": "Deep-STORM", "deepstorm-relu": "Deep-STORM-ReLU", "deepcel0": "DeepCEL0"}
+    entries = [e for e in manifest["weights"] if e["method"] in names]
     lines = ["| file | network | architecture | epochs | best epoch | best validation loss | training patches | "
              "seconds | MB | how it was made (manifest note) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {e['file']} | {LABELS[e['method']]} | {e['architecture']['name']} | {e['epochs']} | "
+        lines.append(f"| {e['file']} | {names[e['method']]} | {e['architecture']['name']} | {e['epochs']} | "
                      f"{e['best_epoch']} | {e['best_val_loss']:.4g} | {e['data']['n_train']} | "
                      f"{e['training']['seconds']:.0f} | {e['bytes'] / 1e6:.1f} | {e['note']} |")
     return "\n".join(lines)

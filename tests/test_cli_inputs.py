@@ -61,3 +61,20 @@ def test_simulate_messages_name_the_option(tmp_path, capsys, option, value, mess
     assert main(["simulate", "smlm", str(tmp_path / "s"), "--size", "8", "--frames", "2", option, value]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and not (tmp_path / "s").exists()
+
+
+def test_block_frames_reach_colorme_and_are_checked(sim, tmp_path, capsys):
+    def colorme(out, *extra):
+        return main(["reconstruct", str(sim / "stack.tif"), "-o", str(tmp_path / out), "--method", "colorme",
+                     "--penalty", "l1", "--offset", "100", *OPTICS, *extra])
+
+    assert colorme("a", "--block-frames", "40") == 0
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["parameters"]["block_frames"] == 40
+    assert colorme("b", "--block-frames", "0") == 0  # 0: the whole stack
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["parameters"]["block_frames"] is None
+    capsys.readouterr()
+    assert colorme("c", "--block-frames", "1") == 2
+    assert "block_frames must be a whole number of frames >= 2" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+    assert _sofi(sim, tmp_path / "d", "--offset", "100", "--block-frames", "40") == 2
+    assert "--block-frames" in capsys.readouterr().err

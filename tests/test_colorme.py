@@ -110,9 +110,11 @@ def _blurred_correlation(a, b, sigma_px=1.0):
 # pixel behind every margin gives IoU 0.60, one that forgets the margin offset a Jaccard to the truth of 9 %
 # (fault injection, issue 13); hence 0.88, 0.98 and 3 %.
 def test_colorme_end_to_end_and_tiles_agree(sim):
-    whole = colorme(sim.stack, optics=OPTICS, offset=100.0)
+    # whole-stack centring, as when the numbers above were measured (with blocks of 100 frames the IoU is
+    # 0.85: each tile's support moves by a few more pixels, the stitching is the same)
+    whole = colorme(sim.stack, optics=OPTICS, offset=100.0, block_frames=None)
     # the same mu for every tile, so that the intensities differ only through the supports and the stitching
-    tiled = colorme(sim.stack, optics=OPTICS, offset=100.0, tile_size=20, mu=whole.mu)
+    tiled = colorme(sim.stack, optics=OPTICS, offset=100.0, tile_size=20, mu=whole.mu, block_frames=None)
     assert len(whole.tiles) == 1 and len(tiled.tiles) == 9
     assert whole.parameters["mu"] is None and whole.tiles[0]["dp_satisfied"]
     for res in (whole, tiled):

@@ -50,6 +50,43 @@ def test_streaming_statistics_match_dense(chunk):
     assert st.scale == pytest.approx(ry.max(), rel=1e-12)
 
 
+@pytest.mark.parametrize("block", [7, 10, 39])
+def test_blocked_statistics_pool_the_covariance_of_each_block(block):
+    psi, stack, p = small_problem()
+    st = covariance_statistics(stack, psi, block=block)
+    # brute force: each block centred on its own mean, cross-products pooled over T - number of blocks
+    pooled, dof = np.zeros((36, 36)), 0
+    for a in range(0, len(stack), block):
+        flat = stack[a : a + block].reshape(-1, 36)
+        d = flat - flat.mean(axis=0)
+        pooled += d.T @ d
+        dof += len(flat) - 1
+    ry = pooled / dof
+    np.testing.assert_allclose(st.v.ravel(), np.einsum("mj,mn,nj->j", p, ry, p), rtol=1e-10)
+    assert st.trace == pytest.approx(np.trace(ry), rel=1e-12)
+    assert st.frob2 == pytest.approx((ry**2).sum(), rel=1e-10)
+    np.testing.assert_allclose(st.mean, stack.mean(axis=0), rtol=1e-12)
+
+
+def test_blocks_remove_a_slow_trend_and_a_block_of_the_whole_stack_is_the_global_centring():
+    psi, stack, _ = small_problem(t=400)
+    trend = np.linspace(0.0, 30.0, 400)[:, None, None] * np.ones((1, 6, 6))  # bleaching-like drift of every pixel
+    white = covariance_statistics(stack, psi)
+    drifting = covariance_statistics(stack + trend, psi)
+    blocked = covariance_statistics(stack + trend, psi, block=40)
+    assert drifting.trace > 5 * white.trace  # the drift swamps the noise variance (9 per pixel)
+    assert blocked.trace == pytest.approx(white.trace, rel=0.1)
+    whole = covariance_statistics(stack, psi, block=400)
+    np.testing.assert_allclose(whole.v, white.v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 0, 2.5])
+def test_a_block_under_two_frames_is_refused(block):
+    psi, stack, _ = small_problem()
+    with pytest.raises(InputError, match="block"):
+        covariance_statistics(stack, psi, block=block)
+
+
 def test_statistics_of_a_memory_mapped_tiff(tmp_path):
     psi, stack, _ = small_problem()
     write_tiff(tmp_path / "s.tif", np.rint(stack).astype(np.uint16), dtype=np.uint16)

@@ -14,7 +14,7 @@ _COV = ("colorme", "pnp-colorme")
 _OPTION_METHODS = {
     "penalty": ("colorme",), "lambda_ratio": ("colorme", "sparcom"), "cel0_solver": ("colorme",),
     "restarts": ("colorme",), "threshold": ("colorme", "pnp-colorme", "sparcom", "lsparcom"), "mu": _COV,
-    "intensity_mu": _COV, "beta": _COV, "dp_mode": _COV, "no_background": _COV, "tile_size": _COV,
+    "intensity_mu": _COV, "beta": _COV, "dp_mode": _COV, "no_background": _COV, "tile_size": _COV, "block_frames": _COV,
     "max_iter": ("colorme", "pnp-colorme", "sparcom"), "sigma": ("pnp-colorme",), "covariance": ("pnp-colorme",),
     "weights": ("pnp-colorme", "lsparcom"), "nonneg": ("pnp-colorme",),
     "order": ("sofi",), "cumulant": ("sofi",), "lag": ("sofi",), "balanced": ("sofi",),
@@ -60,6 +60,9 @@ def register(sub) -> None:
     parser.add_argument("--no-background", action="store_true", help="do not estimate a background")
     parser.add_argument("--tile-size", type=int, default=None, metavar="PX",
                         help="camera pixels per tile side for large fields (default 64)")
+    parser.add_argument("--block-frames", type=int, default=None, metavar="N",
+                        help="colorme, pnp-colorme: pool the covariance over blocks of N frames, each centred on its "
+                        "own mean, against bleaching and drifts (default 100; 0: the whole stack)")
     parser.add_argument("--max-iter", type=int, default=None,
                         help="iteration cap of the support solver (default 3000; 2000 for pnp-colorme, 400 for "
                         "sparcom)")
@@ -149,6 +152,8 @@ def _covariance_options(args) -> dict:
     kw = given(args, ("beta", "dp_mode", "tile_size", "max_iter", "threshold"))
     if args.no_background:
         kw["background"] = False
+    if args.block_frames is not None:
+        kw["block_frames"] = args.block_frames or None
     return kw
 
 

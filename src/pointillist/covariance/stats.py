@@ -63,12 +63,22 @@ class CovarianceStats:
 
 
 def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, device=None,
-                          frobenius: bool | None = None, progress=None) -> CovarianceStats:
+                          frobenius: bool | None = None, block: int | None = None,
+                          progress=None) -> CovarianceStats:
     """One pass over ``stack`` (``T x H x W``, any real dtype, memory-mapped or not; an Acquisition).
 
     The frames are read as ``stack[a:b]``; an
     :class:`~pointillist.acquisition.Acquisition` gives them calibrated,
     so the statistics are in photons. The maps stay on ``device``.
+
+    With ``block``, each run of ``block`` consecutive frames is centred on
+    its own mean and the covariances are pooled (``sum (y - mean_block)^2 /
+    (T - number of blocks)``): a slow change of the mean (bleaching, focus
+    or illumination drift) then no longer adds a spurious correlation
+    between all pixels, while fluctuations much faster than ``block``
+    frames are kept. ``block=None`` (or ``block >= T``) centres on the
+    mean of the whole stack. The ``mean`` returned is always the mean of
+    the whole stack.
 
     Examples
     --------
@@ -85,24 +95,37 @@ def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, dev
         raise InputError(f"stack frames are {h} x {w} but the imaging operator expects {psi.out_shape}")
     if t_total < 2:
         raise InputError(f"the covariance needs at least 2 frames, the stack has {t_total}")
+    if block is not None and (int(block) != block or block < 2):
+        raise InputError(f"block must be a whole number of frames >= 2 (or None for the whole stack), got {block}")
     dev = resolve_device(device)
     n_pix = h * w
     if frobenius is None:
         frobenius = n_pix <= MAX_FROBENIUS_PIXELS
+    blocked = block is not None and block < t_total
+    step = int(block) if blocked else chunk
     f64 = torch.float64
     gr = torch.as_tensor(psi.rows, dtype=f64, device=dev)
     gc = torch.as_tensor(psi.cols, dtype=f64, device=dev)
     pilot = None
+    sum_ref = torch.zeros((h, w), dtype=f64, device=dev)  # blocks: sum of each block's mean times its length
+    dof = 0
     sum_d = torch.zeros((h, w), dtype=f64, device=dev)
     sum_d2 = torch.zeros((h, w), dtype=f64, device=dev)
     sum_b = torch.zeros(psi.in_shape, dtype=f64, device=dev)
     sum_b2 = torch.zeros(psi.in_shape, dtype=f64, device=dev)
     outer = torch.zeros((n_pix, n_pix), dtype=f64, device=dev) if frobenius else None
-    for start in range(0, t_total, chunk):
-        block = torch.as_tensor(np.asarray(stack[start : start + chunk], dtype=np.float64), device=dev)
-        if pilot is None:
-            pilot = block.mean(dim=0)
-        d = block - pilot
+    for start in range(0, t_total, step):
+        frames = torch.as_tensor(np.asarray(stack[start : start + step], dtype=np.float64), device=dev)
+        if blocked:
+            # each block about its own mean; a last block of one frame then adds to the mean only
+            ref = frames.mean(dim=0)
+            sum_ref += ref * frames.shape[0]
+            dof += frames.shape[0] - 1
+        else:
+            if pilot is None:
+                pilot = frames.mean(dim=0)
+            ref = pilot
+        d = frames - ref
         sum_d += d.sum(dim=0)
         sum_d2 += (d * d).sum(dim=0)
         b = gr.T @ d @ gc
@@ -112,16 +135,20 @@ def covariance_statistics(stack, psi: SeparableMatrices, *, chunk: int = 64, dev
             flat = d.reshape(d.shape[0], -1)
             outer.addmm_(flat.T, flat)
         if progress is not None:
-            progress.update(block.shape[0])
+            progress.update(frames.shape[0])
     t = float(t_total)
+    if not blocked:
+        dof = t_total - 1
+    # the sums of d vanish block by block when blocked: the corrections below then only remove rounding
     mean_d = sum_d / t
-    variance = (sum_d2 - t * mean_d**2) / (t - 1)
+    variance = (sum_d2 - t * mean_d**2) / dof
     mean_b = sum_b / t
-    v = (sum_b2 - t * mean_b**2) / (t - 1)
+    v = (sum_b2 - t * mean_b**2) / dof
     frob2 = None
     if outer is not None:
         m = mean_d.reshape(-1)
-        outer.sub_(t * torch.outer(m, m)).div_(t - 1)
+        outer.sub_(t * torch.outer(m, m)).div_(dof)
         frob2 = float((outer * outer).sum())
-    return CovarianceStats(v=v, trace=float(variance.sum()), frob2=frob2, variance=variance, mean=pilot + mean_d,
+    mean = sum_ref / t + mean_d if blocked else pilot + mean_d
+    return CovarianceStats(v=v, trace=float(variance.sum()), frob2=frob2, variance=variance, mean=mean,
                            n_frames=t_total)

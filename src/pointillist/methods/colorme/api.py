@@ -14,7 +14,7 @@ from ...result import Result
 from ...solvers import SolverOptions
 from ...tiles import tile_layout
 from .support import PENALTIES, estimate_support
-from .tiled import DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
+from .tiled import DEFAULT_BLOCK_FRAMES, DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
 
 __all__ = ["ColormeResult", "colorme", "tile_layout", "DEFAULT_TILE_SIZE", "DEFAULT_RESTARTS"]
 
@@ -105,6 +105,7 @@ def colorme(
     gain=None,
     calibration=None,
     tile_size: int = DEFAULT_TILE_SIZE,
+    block_frames: int | None = DEFAULT_BLOCK_FRAMES,
     max_iter: int = 3000,
     tol: float = 1e-5,
     device=None,
@@ -149,6 +150,12 @@ def colorme(
     tile_size : int
         Camera pixels per tile side; larger fields are processed in
         overlapping tiles and stitched.
+    block_frames : int or None
+        The covariance is pooled over blocks of this many frames, each
+        centred on its own mean, so that bleaching or a drift of the
+        illumination does not correlate all pixels (default
+        ``DEFAULT_BLOCK_FRAMES`` = 100; None: centre on the mean of the
+        whole stack, as the reference code).
     max_iter, tol : int, float
         Iteration cap and tolerance of the support solver.
     device : str, optional
@@ -174,7 +181,7 @@ def colorme(
     from ...operators.covariance import CovarianceOperator
 
     t0 = time.perf_counter()
-    check_covariance_inputs(optics, tile_size)
+    check_covariance_inputs(optics, tile_size, block_frames)
     acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("COL0RME", min_frames=2)
     if penalty not in PENALTIES:
         raise InputError(f"penalty must be one of {', '.join(PENALTIES)}, got {penalty!r}")
@@ -192,12 +199,14 @@ def colorme(
                      "runs": sup.runs}
 
     run = covariance_tiles(acq, optics, support_step, mu=mu, beta=beta, dp_mode=dp_mode, background=background,
-                           tile_size=tile_size, device=device, progress=progress, desc="COL0RME iterations")
+                           tile_size=tile_size, device=device, progress=progress, desc="COL0RME iterations",
+                           block_frames=block_frames)
 
     params = {
         "penalty": penalty, "lambda_ratio": lambda_ratio, "lambda_mode": lambda_mode, "algorithm": algorithm,
         "restarts": restarts, "threshold": threshold, "mu": mu, "beta": beta, "dp_mode": dp_mode,
         "background": background, **acq.calibration.as_dict(), "tile_size": tile_size, "tile_margin": run.margin,
+        "block_frames": block_frames,
         "max_iter": max_iter, "tol": tol, "device": str(run.device), "optics": optics.as_dict(),
         "n_frames": run.n_frames,
     }

@@ -20,10 +20,13 @@ from ...optics import Optics
 from ...tiles import TileOutput, run_tiles, tile_margin
 from .intensity import estimate_intensity
 
-__all__ = ["CovarianceRun", "covariance_tiles", "check_covariance_inputs", "DEFAULT_TILE_SIZE"]
+__all__ = ["CovarianceRun", "covariance_tiles", "check_covariance_inputs", "DEFAULT_TILE_SIZE", "DEFAULT_BLOCK_FRAMES"]
 
 #: camera pixels per tile side (with its overlap); see docs/benchmarks.md
 DEFAULT_TILE_SIZE = 64
+#: frames per block of the covariance (each block centred on its own mean; see ``covariance_statistics``):
+#: removes the correlation that bleaching adds between all pixels (docs/benchmarks.md, robustness suite)
+DEFAULT_BLOCK_FRAMES = 100
 
 
 @dataclass
@@ -51,7 +54,7 @@ class CovarianceRun:
         return float(np.median([t[key] for t in self.tiles if not t.get("empty")]))
 
 
-def check_covariance_inputs(optics, tile_size) -> None:
+def check_covariance_inputs(optics, tile_size, block_frames=None) -> None:
     """Checks of the options the covariance-domain methods share (the stack is the acquisition's business).
 
     Parameters
@@ -61,6 +64,8 @@ def check_covariance_inputs(optics, tile_size) -> None:
         (``psf_fwhm_nm``).
     tile_size : int
         Camera pixels per tile side; at least 16.
+    block_frames : int or None
+        Frames per covariance block: at least 2, or None for the whole stack.
 
     Returns
     -------
@@ -78,10 +83,13 @@ def check_covariance_inputs(optics, tile_size) -> None:
         raise InputError("COL0RME needs a Gaussian PSF (--psf-fwhm): its covariance operator uses a separable PSF")
     if int(tile_size) < 16:
         raise InputError(f"tile_size must be at least 16 camera pixels, got {tile_size}")
+    if block_frames is not None and (int(block_frames) != block_frames or block_frames < 2):
+        raise InputError(f"block_frames must be a whole number of frames >= 2, or None for the whole stack; "
+                         f"got {block_frames}")
 
 
 def covariance_tiles(acquisition, optics: Optics, support_step, *, mu, beta, dp_mode, background, tile_size,
-                     device, progress, desc) -> CovarianceRun:
+                     device, progress, desc, block_frames: int | None = DEFAULT_BLOCK_FRAMES) -> CovarianceRun:
     """Covariance statistics, a support step and COL0RME's intensity step, tile by tile, stitched.
 
     Parameters
@@ -98,6 +106,8 @@ def covariance_tiles(acquisition, optics: Optics, support_step, *, mu, beta, dp_
         The intensity step's options (see ``estimate_intensity``).
     tile_size : int
         Camera pixels per tile side.
+    block_frames : int or None
+        Frames per block of the covariance (None: the whole stack).
     device : str or torch.device
     progress : bool
         Show a progress bar of the iterations.
@@ -123,7 +133,7 @@ def covariance_tiles(acquisition, optics: Optics, support_step, *, mu, beta, dp_
 
     def solve(window, tile):
         psi = imaging_operator(optics, window.frame_shape)
-        stats = covariance_statistics(window, psi, device=dev)
+        stats = covariance_statistics(window, psi, device=dev, block=block_frames)
         if stats.scale <= 0 or not math.isfinite(stats.scale):
             return None
         sup, extra = support_step(stats, psi, dev, bar)

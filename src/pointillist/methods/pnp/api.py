@@ -10,7 +10,7 @@ from ...errors import InputError
 from ...optics import Optics
 from ...solvers import SolverOptions
 from ..colorme.api import ColormeResult
-from ..colorme.tiled import DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
+from ..colorme.tiled import DEFAULT_BLOCK_FRAMES, DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
 from .support import (COVARIANCE_MODELS, DEFAULT_MU, DEFAULT_SIGMA, DEFAULT_THRESHOLD, check_parameters,
                       pnp_support)
 
@@ -54,6 +54,7 @@ def pnp_colorme(
     gain=None,
     calibration=None,
     tile_size: int = DEFAULT_TILE_SIZE,
+    block_frames: int | None = DEFAULT_BLOCK_FRAMES,
     max_iter: int = 2000,
     tol: float = 1e-4,
     device=None,
@@ -93,6 +94,12 @@ def pnp_colorme(
     tile_size : int
         Camera pixels per tile side; larger fields are processed in
         overlapping tiles and stitched.
+    block_frames : int or None
+        The covariance is pooled over blocks of this many frames, each
+        centred on its own mean, so that bleaching or a drift of the
+        illumination does not correlate all pixels (default
+        COL0RME's ``DEFAULT_BLOCK_FRAMES`` = 100; None: centre on the mean of the
+        whole stack, as the reference code).
     max_iter, tol :
         Iteration cap and tolerance on ``|r_{k+1} - r_k| / |r_0|``.
     device : str, optional
@@ -125,7 +132,7 @@ def pnp_colorme(
     from ...io.weights import LoadedWeights
 
     t0 = time.perf_counter()
-    check_covariance_inputs(optics, tile_size)
+    check_covariance_inputs(optics, tile_size, block_frames)
     acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("PnP-COL0RME",
                                                                                             min_frames=2)
     if covariance is None:
@@ -150,7 +157,7 @@ def pnp_colorme(
 
     run = covariance_tiles(acq, optics, support_step, mu=intensity_mu, beta=beta, dp_mode=dp_mode,
                            background=background, tile_size=tile_size, device=device, progress=progress,
-                           desc="PnP-COL0RME iterations")
+                           desc="PnP-COL0RME iterations", block_frames=block_frames)
     den_info = {"weights": None if record is None else record.path,
                 "sha256": None if record is None else record.sha256,
                 "prox_finetuned": None if record is None else record.extra.get("prox_finetuned"),
@@ -158,7 +165,8 @@ def pnp_colorme(
     params = {
         "method": "pnp-colorme", "covariance": covariance, "denoiser": den_info, "intensity_mu": intensity_mu,
         "beta": beta, "dp_mode": dp_mode, "background": background, **acq.calibration.as_dict(),
-        "tile_size": tile_size, "tile_margin": run.margin, "max_iter": max_iter, "tol": tol,
+        "tile_size": tile_size, "tile_margin": run.margin, "block_frames": block_frames,
+        "max_iter": max_iter, "tol": tol,
         "device": str(run.device), "optics": optics.as_dict(), "n_frames": run.n_frames,
         "objective_decreasing": None if nonneg else all(t["objective_decreasing"] for t in run.tiles
                                                         if not t.get("empty")),
