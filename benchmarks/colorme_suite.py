@@ -70,7 +70,10 @@ def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_
     done = {}
     if path.exists():
         for line in path.read_text().splitlines():
-            r = json.loads(line)
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # the last line of a run that was killed while writing it
+                continue
             done[(r["penalty"], round(np.log10(r["ratio"]), 6))] = r
     grid = {p: [DEFAULT_LAMBDA_RATIO[p]] if default_only else [*RATIOS[p], DEFAULT_LAMBDA_RATIO[p]] for p in penalties}
     todo = [(p, float(r)) for p in penalties for r in grid[p] if (p, round(np.log10(r), 6)) not in done]

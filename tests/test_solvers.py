@@ -135,6 +135,11 @@ def test_irl1_decreases_the_cel0_objective_and_stops_at_a_critical_point():
 
     res = irl1(f, penalty, torch.zeros(40, dtype=torch.float64), outer_iter=200, tol=1e-10, inner=inner)
     assert res.converged
+    # the history is f + CEL0 (not the inner weighted-l1 objective), one entry per outer step, non-increasing
+    hist = np.array(res.history.objective)
+    assert len(hist) == res.n_iter and len(res.history.rel_change) == res.n_iter
+    assert hist[-1] == pytest.approx(_cel0_objective(f, res.x, lam, norms), rel=1e-12)
+    assert np.all(np.diff(hist) <= 1e-9 * abs(hist[0]))
     assert _cel0_objective(f, res.x, lam, norms) <= values[-1] + 1e-9
     # critical point of f + CEL0 on x >= 0 with phi'(u) = (sqrt(2 lam) a - a^2 u)_+:
     # grad f + phi'(x) = 0 where x > 0, and grad f + phi'(0) >= 0 where x = 0
