@@ -7,6 +7,13 @@ noise variance, seconds and peak memory (each run in its own process).
     .venv/bin/python benchmarks/colorme.py                 # the table (writes docs/benchmarks.md section)
     .venv/bin/python benchmarks/colorme.py --sweep         # lambda sweep used to set the defaults
     .venv/bin/python benchmarks/colorme.py --memory        # peak memory vs T (memory-mapped stacks)
+    .venv/bin/python benchmarks/colorme.py --speed         # seconds against an older commit, in one run
+
+``--speed`` times ``colorme`` with its defaults on the 15 dB stack, each
+run in a fresh process, alternating between this checkout and the
+``--baseline`` commit (default: the code when issue 16 was taken up),
+unpacked with ``git archive``; the ratio of the medians is what to read
+on a noisy machine.
 
 Scoring follows the reference code: a border of round(3 sigma / p) camera
 pixels (x q fine pixels) is removed from the support and the truth before
@@ -19,6 +26,7 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,14 +171,81 @@ def memory(args):
     return "\n".join(lines)
 
 
+#: the code before issue 16's speed work (support step, intensity search, objective recording)
+SPEED_BASELINE = "2fb20b6"
+
+_SPEED_JOB = """
+import json, sys, time
+sys.path.insert(0, {bench!r})
+import colorme as bench
+import pointillist
+from pointillist import colorme
+optics, sim = bench.simulate(15.0, seed=1)
+t0 = time.perf_counter()
+res = colorme(sim.stack, optics=optics, penalty={penalty!r})
+seconds = time.perf_counter() - t0
+out = bench.score(optics, sim, res)
+out.update(seconds=seconds, source=pointillist.__file__)
+print(json.dumps(out))
+"""
+
+
+def _speed_run(src: Path, penalty: str) -> dict:
+    import os
+
+    code = _SPEED_JOB.format(bench=str(Path(__file__).resolve().parent), penalty=penalty)
+    env = dict(os.environ, PYTHONPATH=str(src))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if not out["source"].startswith(str(src)):
+        raise RuntimeError(f"the job imported {out['source']}, not the code under {src}")
+    return out
+
+
+def speed(args):
+    import statistics
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "baseline"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "src"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        sources = {"baseline": base / "src", "now": ROOT / "src"}
+        for penalty in ("cel0", "l1"):
+            runs = {k: [] for k in sources}
+            for _ in range(args.repeats):
+                for key, src in sources.items():  # alternating, so that a slow spell hits both
+                    runs[key].append(_speed_run(src, penalty))
+                    print(penalty, key, f"{runs[key][-1]['seconds']:.1f} s", flush=True)
+            med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+            jac = {k: statistics.median(r["jaccard"] for r in v) for k, v in runs.items()}
+            rows.append(f"| {penalty} | {med['baseline']:.1f} | {med['now']:.1f} | "
+                        f"{med['baseline'] / med['now']:.2f} | {jac['baseline']:.1f} | {jac['now']:.1f} |")
+    head = [f"Baseline: commit {args.baseline}; median of {args.repeats} runs each, alternating, on this machine.", "",
+            "| penalty | baseline (s) | now (s) | speed-up | Jaccard baseline (%) | Jaccard now (%) |",
+            "|---|---|---|---|---|---|"]
+    return "\n".join(head + rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--speed", action="store_true", help="seconds against --baseline, in one run")
+    parser.add_argument("--baseline", default=SPEED_BASELINE, help="git commit for --speed")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each version for --speed")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
-    name, body = ("colorme-sweep", sweep(args)) if args.sweep else (
-        ("colorme-memory", memory(args)) if args.memory else ("colorme-table", table(args)))
+    if args.speed:
+        name, body = "colorme-speed", speed(args)
+    elif args.sweep:
+        name, body = "colorme-sweep", sweep(args)
+    elif args.memory:
+        name, body = "colorme-memory", memory(args)
+    else:
+        name, body = "colorme-table", table(args)
     print(body)
     if not args.no_write:
         replace_section(name, body)

@@ -61,8 +61,7 @@ def score(optics, support, truth) -> float:
 def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_only=False) -> list[dict]:
     """Every (penalty, ratio) result of one stack, from the cache where present."""
     from pointillist.covariance import CovarianceFit
-    from pointillist.methods.colorme.support import DEFAULT_LAMBDA_RATIO, estimate_support
-    from pointillist.operators.covariance import CovarianceOperator
+    from pointillist.methods.colorme.support import DEFAULT_LAMBDA_RATIO, estimate_support, support_operator
 
     from fluctsim import generate
 
@@ -82,7 +81,7 @@ def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_
         t0 = time.perf_counter()
         optics, psi, stats = _stats(gen, spec.upsample, block_frames)
         t_stats = time.perf_counter() - t0
-        op = CovarianceOperator(psi)
+        op = support_operator(psi)
         with path.open("a") as fh:
             for penalty, ratio in todo:
                 t0 = time.perf_counter()
@@ -158,8 +157,7 @@ def figure(names, path: Path, block_frames) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from pointillist.methods.colorme.support import estimate_support
-    from pointillist.operators.covariance import CovarianceOperator
+    from pointillist.methods.colorme.support import estimate_support, support_operator
 
     from fluctsim import generate
 
@@ -170,7 +168,7 @@ def figure(names, path: Path, block_frames) -> None:
         panels = [("truth", gen.support, None)]
         for label, block in (("old: whole stack", None), (f"new: blocks of {block_frames}", block_frames)):
             optics, psi, stats = _stats(gen, gen.spec.upsample, block)
-            sup = estimate_support(stats, CovarianceOperator(psi), penalty="cel0", restarts=0).support.cpu().numpy()
+            sup = estimate_support(stats, support_operator(psi), penalty="cel0", restarts=0).support.cpu().numpy()
             panels.append((label, sup, score(optics, sup, gen.support)))
         for ax, (label, img, jac) in zip(row, panels):
             ax.imshow(img, cmap="gray_r", interpolation="nearest")

