@@ -38,6 +38,28 @@ def test_normal_operator_and_norms_match_dense_khatri_rao():
     assert op.lipschitz == pytest.approx(np.linalg.eigvalsh(a.T @ a)[-1], rel=1e-10)
 
 
+def test_float32_normal_operator_is_the_float64_one_to_float32_precision():
+    psi = imaging_operator(Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=4), (16, 16))
+    exact, fast = CovarianceOperator(psi), CovarianceOperator(psi, normal_dtype=torch.float32)
+    r = torch.rand(exact.in_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    r[r < 0.9] = 0.0  # sparse, as the support step's iterates
+    out = fast.normal(r)
+    assert out.dtype == torch.float64
+    ref = exact.normal(r)
+    err = float((out - ref).abs().max() / ref.abs().max())
+    assert err < 1e-6 and err > 0  # float32 round-off, not a float64 product
+
+
+def test_fit_from_the_normal_product_is_the_fit():
+    # fista evaluates the value and the gradient from A^T A r it already has (linear_part): same numbers
+    psi, stack, _ = small_problem()
+    fit = CovarianceFit(CovarianceOperator(psi), covariance_statistics(stack, psi))
+    r = torch.rand(fit.v.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 0.05
+    nr = fit.linear_part(r)
+    assert fit.value_from(r, nr) == fit.value(r)
+    torch.testing.assert_close(fit.grad_from(r, nr), fit.grad(r), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("chunk", [7, 64])
 def test_streaming_statistics_match_dense(chunk):
     psi, stack, p = small_problem()

@@ -60,3 +60,13 @@ def test_discrepancy_principle_meets_its_own_tolerance():
     psi, ybar, support = _mean_image(1.0, 200, 0.3)
     res = estimate_intensity(psi, ybar, support, noise_variance=1.0, n_frames=200)
     assert _residual2(psi, ybar, res) == pytest.approx(ybar.size * 1.0, rel=2e-3)
+
+
+def test_a_target_out_of_reach_returns_the_nearest_bound_flagged():
+    psi, ybar, support = _mean_image(1.0, 200, 0.3)
+    # a noise energy larger than any residual: mu at the upper bound; a tiny one: at the lower bound
+    high = estimate_intensity(psi, ybar, support, noise_variance=1e9, n_frames=200, mu_bounds=(1e-4, 1e2))
+    low = estimate_intensity(psi, ybar, support, noise_variance=1e-12, n_frames=200, mu_bounds=(1e-4, 1e2))
+    assert high.dp_satisfied is False and high.mu == pytest.approx(1e2)
+    assert low.dp_satisfied is False and low.mu == pytest.approx(1e-4)
+    assert high.residual_norm2 < high.dp_target and low.residual_norm2 > low.dp_target

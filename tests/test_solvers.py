@@ -176,3 +176,26 @@ def test_pnp_proximal_gradient_with_the_exact_prox_of_a_quadratic_reaches_the_cl
     # G is the objective at the iterates, not a surrogate: recompute it at the returned point
     assert g[-1] == pytest.approx(f.value(res.x) + 0.5 * float(res.x @ q @ res.x), rel=1e-12)
     assert res.history.aux["prior"][-1] == pytest.approx(0.5 * float(res.x @ q @ res.x), rel=1e-9)
+
+
+class _LinearQuad(LeastSquares):
+    """The same least squares, evaluated from ``A^T A x`` as ``CovarianceFit`` is (``linear_part``)."""
+
+    def linear_part(self, x):
+        return self.a.T @ (self.a @ x)
+
+    def grad_from(self, x, ax):
+        return ax - self.a.T @ self.y
+
+    def value_from(self, x, ax):
+        return 0.5 * float(x @ ax) - float(x @ (self.a.T @ self.y)) + 0.5 * float(self.y @ self.y)
+
+
+def test_fista_from_the_linear_part_follows_the_same_iterates():
+    f, _ = _blur_problem()
+    g = _LinearQuad(f.a, f.y)
+    opts = SolverOptions(max_iter=300, tol=0.0, record_objective=True)
+    plain = fista(f, L1(0.05), torch.zeros(40, dtype=torch.float64), options=opts)
+    fast = fista(g, L1(0.05), torch.zeros(40, dtype=torch.float64), options=opts)
+    torch.testing.assert_close(fast.x, plain.x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.history.objective, plain.history.objective, rtol=1e-10)
