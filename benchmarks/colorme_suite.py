@@ -1,15 +1,17 @@
 """COL0RME's support step on the robustness suite (benchmarks/robustness_suite.py): defaults vs the oracle.
 
-For every stack of the suite and each penalty (CEL0, l1), the covariance
-statistics are computed once (the whole field is one tile: fields are at
-most 64 camera pixels; blocks of ``--block-frames`` frames, 0 for the whole
-stack as before issue 16) and the support is solved for a grid of
-lambda / lambda_max; reported per stack:
+For every stack of the suite and each penalty (CEL0, l1, TV; PnP-COL0RME's
+support step as ``pnp``), the covariance statistics are computed once (the
+whole field is one tile: fields are at most 64 camera pixels; blocks of
+``--block-frames`` frames, 0 for the whole stack as before issue 16) and the
+support is solved for a grid of lambda / lambda_max (PnP: its default mu
+only); reported per stack:
 
 * the old pipeline (whole-stack covariance) at its default ratio;
 * the new pipeline (blocks of 100 frames) at the default ratio;
 * the oracle: the new pipeline at the best lambda of the grid for that
-  stack (needs the truth);
+  stack (TV and PnP, whose r has no exact zeros: also the best support
+  threshold of ``THRESHOLDS``), which needs the truth;
 * the noise variance estimate s of both at the default, against the truth.
 
 The support Jaccard is scored as in benchmarks/colorme.py: 40 nm
@@ -19,6 +21,8 @@ are cached per (stack, penalty, ratio) in ``--cache``.
     .venv/bin/python benchmarks/colorme_suite.py --block-frames 0 --default-only   # the old pipeline
     .venv/bin/python benchmarks/colorme_suite.py                       # the sweep; writes the docs table
     .venv/bin/python benchmarks/colorme_suite.py --role calibration --penalties l1
+    .venv/bin/python benchmarks/colorme_suite.py --role test --penalties pnp          # PnP on the test stacks
+    .venv/bin/python benchmarks/colorme_suite.py --penalties cel0 l1 tv pnp --cached-only   # the docs table
 """
 
 from __future__ import annotations
@@ -36,7 +40,19 @@ from _docs import replace_section  # noqa: E402
 from robustness_suite import suite  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RATIOS = {"cel0": np.logspace(-7, -2, 6), "l1": np.logspace(-3.5, -0.5, 7)}
+RATIOS = {"cel0": np.logspace(-7, -2, 6), "l1": np.logspace(-3.5, -0.5, 7), "tv": np.logspace(-6, -3, 4),
+          "pnp": np.array([]), }
+#: support thresholds (fraction of max r) scored for TV and PnP, whose r has no exact zeros
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+PENALTIES = ("cel0", "l1", "tv", "pnp")
+
+
+def _default_ratio(penalty):
+    """The default lambda / lambda_max, or for PnP the default denoiser scaling mu (its cache key)."""
+    from pointillist.methods.colorme.support import DEFAULT_LAMBDA_RATIO
+    from pointillist.methods.pnp.support import DEFAULT_MU
+
+    return DEFAULT_MU if penalty == "pnp" else DEFAULT_LAMBDA_RATIO[penalty]
 
 
 def _stats(gen, upsample, block_frames=None):
@@ -58,10 +74,29 @@ def score(optics, support, truth) -> float:
     return support_jaccard(support, truth, tolerance_px=40.0 / optics.fine_pixel_nm, crop=border).jaccard
 
 
-def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_only=False) -> list[dict]:
-    """Every (penalty, ratio) result of one stack, from the cache where present."""
+def _support_run(penalty, ratio, stats, psi, op, pnp_max_iter):
+    """One support solve: the result, its noise variance s, the variance map r and whether it converged."""
+    from pointillist.methods.colorme.support import DEFAULT_THRESHOLD, estimate_support
+
+    if penalty == "pnp":
+        from pointillist.denoisers import load_denoiser
+        from pointillist.methods.pnp.support import pnp_support
+        from pointillist.solvers import SolverOptions
+
+        # the covariance model pnp_colorme picks: the pixel variances at q = 1, every lag otherwise
+        covariance = "diagonal" if psi.in_shape == psi.out_shape else "full"
+        sup = pnp_support(stats, psi, load_denoiser().net, mu=ratio, covariance=covariance,
+                          options=SolverOptions(max_iter=pnp_max_iter, tol=1e-4))
+        return sup, sup.threshold
+    sup = estimate_support(stats, op, penalty=penalty, lambda_ratio=ratio, restarts=0)
+    return sup, DEFAULT_THRESHOLD[penalty]
+
+
+def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_only=False,
+              pnp_max_iter=2000, cached_only=False) -> list[dict]:
+    """Every (penalty, ratio) result of one stack, from the cache where present (only there with ``cached_only``)."""
     from pointillist.covariance import CovarianceFit
-    from pointillist.methods.colorme.support import DEFAULT_LAMBDA_RATIO, estimate_support, support_operator
+    from pointillist.methods.colorme.support import support_operator
 
     from fluctsim import generate
 
@@ -74,9 +109,9 @@ def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_
             except json.JSONDecodeError:  # the last line of a run that was killed while writing it
                 continue
             done[(r["penalty"], round(np.log10(r["ratio"]), 6))] = r
-    grid = {p: [DEFAULT_LAMBDA_RATIO[p]] if default_only else [*RATIOS[p], DEFAULT_LAMBDA_RATIO[p]] for p in penalties}
+    grid = {p: [_default_ratio(p)] if default_only else [*RATIOS[p], _default_ratio(p)] for p in penalties}
     todo = [(p, float(r)) for p in penalties for r in grid[p] if (p, round(np.log10(r), 6)) not in done]
-    if todo:
+    if todo and not cached_only:
         gen = generate(spec)
         t0 = time.perf_counter()
         optics, psi, stats = _stats(gen, spec.upsample, block_frames)
@@ -85,17 +120,22 @@ def run_stack(name, spec, penalties, cache: Path, *, block_frames=None, default_
         with path.open("a") as fh:
             for penalty, ratio in todo:
                 t0 = time.perf_counter()
-                sup = estimate_support(stats, op, penalty=penalty, lambda_ratio=ratio, restarts=0)
+                sup, threshold = _support_run(penalty, ratio, stats, psi, op, pnp_max_iter)
+                seconds = time.perf_counter() - t0
                 fit = CovarianceFit(op, stats)
                 # |R_y - Psi diag(r) Psi^T - s I|_F^2 in data units, and the sampling error expected of R_y
                 residual2 = 2 * fit.value(sup.variance_map / fit.scale) * fit.scale**2
-                r = {"stack": name, "penalty": penalty, "ratio": ratio,
+                rmap = sup.variance_map.cpu().numpy()
+                by_threshold = {str(t): score(optics, rmap > t * rmap.max(), gen.support) for t in THRESHOLDS}
+                r = {"stack": name, "penalty": penalty, "ratio": ratio, "threshold": threshold,
                      "jaccard": score(optics, sup.support.cpu().numpy(), gen.support),
+                     "jaccard_by_threshold": by_threshold if penalty in ("tv", "pnp") else None,
                      "s": sup.noise_variance, "s_true": gen.noise_variance, "n_iter": sup.n_iter,
-                     "converged": bool(sup.converged), "seconds": time.perf_counter() - t0, "stats_seconds": t_stats,
+                     "converged": bool(sup.converged), "seconds": seconds, "stats_seconds": t_stats,
                      "support_pixels": int(sup.support.sum()), "true_support_pixels": int(gen.support.sum()),
                      "residual2": residual2, "frob2": stats.frob2, "trace": stats.trace, "frames": stats.n_frames,
-                     "camera_pixels": op.n_camera_pixels, "lambda_max": sup.lambda_max, "lam": sup.lam,
+                     "camera_pixels": op.n_camera_pixels, "lambda_max": getattr(sup, "lambda_max", None),
+                     "lam": getattr(sup, "lam", None),
                      "scale": stats.scale}
                 fh.write(json.dumps(r) + "\n")
                 fh.flush()
@@ -110,29 +150,40 @@ def _at(rows, penalty, ratio):
     return hit[0] if hit else None
 
 
+def _best(rows):
+    """The oracle: the best Jaccard over the grid (and, for TV and PnP, over the support thresholds) and where."""
+    cands = []
+    for r in rows:
+        for thr, jac in (r.get("jaccard_by_threshold") or {None: r["jaccard"]}).items():
+            cands.append((jac, r["ratio"], thr))
+    jac, ratio, thr = max(cands, key=lambda c: c[0])
+    return jac, f"{ratio:.0e}" + (f", {float(thr):g}" if thr is not None else "")
+
+
 def table(old: dict, new: dict, penalties) -> str:
     """Per stack: old pipeline at its default, new pipeline at the default and at the oracle lambda, s vs truth."""
-    from pointillist.methods.colorme.support import DEFAULT_LAMBDA_RATIO
-
     head = ["stack", "role"]
     for p in penalties:
-        head += [f"{p} old", f"{p} new", f"{p} oracle (ratio)", f"{p} s old / new / true"]
+        head += [f"{p} old", f"{p} new", f"{p} oracle ({'mu, threshold' if p == 'pnp' else 'ratio'})",
+                 f"{p} s old / new / true"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sums = {}
     for (name, role), rows in new.items():
         cells = [name, role]
         for p in penalties:
-            grid = {round(float(np.log10(v)), 6) for v in [*RATIOS[p], DEFAULT_LAMBDA_RATIO[p]]}
+            grid = {round(float(np.log10(v)), 6) for v in [*RATIOS[p], _default_ratio(p)]}
             mine = [r for r in rows if r["penalty"] == p and round(float(np.log10(r["ratio"])), 6) in grid]
-            was = _at(old.get((name, role), []), p, DEFAULT_LAMBDA_RATIO[p])
-            now = _at(rows, p, DEFAULT_LAMBDA_RATIO[p])
-            best = max(mine, key=lambda r: r["jaccard"])
-            cells += [f"{was['jaccard']:.1f}" if was else "-", f"{now['jaccard']:.1f}",
-                      f"{best['jaccard']:.1f} ({best['ratio']:.0e})",
+            was = _at(old.get((name, role), []), p, _default_ratio(p))
+            now = _at(rows, p, _default_ratio(p))
+            if now is None:
+                cells += ["-"] * 4
+                continue
+            best, where = _best(mine)
+            cells += [f"{was['jaccard']:.1f}" if was else "-", f"{now['jaccard']:.1f}", f"{best:.1f} ({where})",
                       f"{was['s']:.4g} / {now['s']:.4g} / {now['s_true']:.4g}" if was else
                       f"- / {now['s']:.4g} / {now['s_true']:.4g}"]
             for key, value in (("old", was["jaccard"] if was else np.nan), ("new", now["jaccard"]),
-                               ("oracle", best["jaccard"]),
+                               ("oracle", best),
                                ("s_err_old", abs(was["s"] / was["s_true"] - 1) * 100 if was else np.nan),
                                ("s_err_new", abs(now["s"] / now["s_true"] - 1) * 100)):
                 sums.setdefault((role, p, key), []).append(value)
@@ -183,7 +234,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--role", choices=["calibration", "test"], default=None)
     parser.add_argument("--stacks", nargs="*", default=None, help="only these stack names")
-    parser.add_argument("--penalties", nargs="+", default=["cel0", "l1"], choices=["cel0", "l1"])
+    parser.add_argument("--penalties", nargs="+", default=["cel0", "l1"], choices=list(PENALTIES))
+    parser.add_argument("--pnp-max-iter", type=int, default=2000, help="PnP iteration cap (default 2000)")
+    parser.add_argument("--cached-only", action="store_true", help="tabulate what the cache holds, solve nothing")
     parser.add_argument("--block-frames", type=int, default=None,
                         help="frames per covariance block (default: COL0RME's DEFAULT_BLOCK_FRAMES; 0: whole stack)")
     parser.add_argument("--default-only", action="store_true", help="only the default lambda ratios")
@@ -212,14 +265,15 @@ def main(argv=None):
         if args.stacks and name not in args.stacks:
             continue
         new[(name, role)] = run_stack(name, spec, args.penalties, caches[block], block_frames=block,
-                                      default_only=args.default_only)
+                                      default_only=args.default_only, pnp_max_iter=args.pnp_max_iter,
+                                      cached_only=args.cached_only)
         path = caches[None] / f"{name}.jsonl"
         if block is not None and path.exists():
             old[(name, role)] = [json.loads(line) for line in path.read_text().splitlines()]
     body = table(old, new, args.penalties)
     print(body)
     # the docs hold the whole suite, swept with the default blocks
-    if (args.role is None and not args.stacks and args.penalties == ["cel0", "l1"] and not args.default_only
+    if (args.role is None and not args.stacks and {"cel0", "l1"} <= set(args.penalties) and not args.default_only
             and block == DEFAULT_BLOCK_FRAMES):
         replace_section("colorme-suite", body)
 

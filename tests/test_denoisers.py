@@ -44,6 +44,28 @@ def test_denoiser_is_x_minus_the_finite_difference_gradient_of_the_potential():
     torch.testing.assert_close(out.potential, 0.5 * residual.pow(2).sum().reshape(1))
 
 
+def test_shift_averaged_denoiser_is_the_mean_of_the_shifted_denoisers_and_a_gradient_step():
+    # g(x) = mean_s g_sigma(S_s x) over the 2 x 2 circular shifts S_s, so D(x) = mean_s S_s^T D_sigma(S_s x)
+    den = _tiny(1)
+    x = torch.rand(2, 1, 6, 8, dtype=torch.float64)
+    out = den(x, 0.1, shifts=2)
+    shifts = [(i, j) for i in range(2) for j in range(2)]
+    parts = [den(torch.roll(x, s, dims=(-2, -1)), 0.1) for s in shifts]
+    mean_d = sum(torch.roll(p.denoised, (-s[0], -s[1]), dims=(-2, -1)) for p, s in zip(parts, shifts)) / 4
+    torch.testing.assert_close(out.denoised, mean_d, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(out.potential, sum(p.potential for p in parts) / 4, rtol=1e-12, atol=0)
+    # and the plain denoiser differs: the network is not shift-equivariant (the averaging does something)
+    assert float((den(x, 0.1).denoised - out.denoised).abs().max()) > 1e-4
+    # D = x - grad g, by finite differences of the averaged potential on one pixel
+    eps, idx = 1e-6, (0, 0, 2, 3)
+    e = torch.zeros_like(x)
+    e[idx] = eps
+    fd = (den(x + e, 0.1, shifts=2).potential[0] - den(x - e, 0.1, shifts=2).potential[0]).item() / (2 * eps)
+    assert x[idx].item() - out.denoised[idx].item() == pytest.approx(fd, rel=1e-5)
+    with pytest.raises(InputError, match="shifts"):
+        den(x, 0.1, shifts=0)
+
+
 def test_denoiser_runs_under_no_grad_and_in_eval_mode():
     den = _tiny()
     x = torch.rand(2, 1, 8, 8, dtype=torch.float64)

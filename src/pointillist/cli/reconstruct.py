@@ -16,7 +16,7 @@ _OPTION_METHODS = {
     "restarts": ("colorme",), "threshold": ("colorme", "pnp-colorme", "sparcom", "lsparcom"), "mu": _COV,
     "intensity_mu": _COV, "beta": _COV, "dp_mode": _COV, "no_background": _COV, "tile_size": _COV, "block_frames": _COV,
     "max_iter": ("colorme", "pnp-colorme", "sparcom"), "sigma": ("pnp-colorme",), "covariance": ("pnp-colorme",),
-    "weights": ("pnp-colorme", "lsparcom"), "nonneg": ("pnp-colorme",),
+    "weights": ("pnp-colorme", "lsparcom"), "nonneg": ("pnp-colorme",), "shifts": ("pnp-colorme",),
     "order": ("sofi",), "cumulant": ("sofi",), "lag": ("sofi",), "balanced": ("sofi",),
     "ring_radius": ("srrf",), "axes": ("srrf",), "temporal": ("srrf",), "no_intensity_weighting": ("srrf",),
     "variant": ("srrf",), "sensitivity": ("srrf",),
@@ -75,6 +75,9 @@ def register(sub) -> None:
     pnp.add_argument("--weights", type=Path, default=None,
                      help="pnp-colorme: denoiser checkpoint; lsparcom: network weights (default: the shipped ones)")
     pnp.add_argument("--nonneg", action="store_true", help="clamp the iterates at 0 after the denoiser")
+    pnp.add_argument("--shifts", type=int, default=None, metavar="N",
+                     help="average the denoiser over N x N circular shifts (default 2: no alternating bright and dim "
+                     "pixels along structures, and a converging accelerated solver; 1: the network alone)")
     sofi = parser.add_argument_group("sofi")
     sofi.add_argument("--order", type=int, choices=(2, 3, 4), default=None, help="cumulant order (default 2)")
     sofi.add_argument("--cumulant", choices=("xc", "ac"), default=None,
@@ -172,7 +175,7 @@ def _reconstruct(args, acq, optics, net):
     elif args.method == "pnp-colorme":
         from ..methods.pnp import pnp_colorme
 
-        res = pnp_colorme(acq, **given(args, ("mu", "sigma", "covariance", "weights", "intensity_mu")),
+        res = pnp_colorme(acq, **given(args, ("mu", "sigma", "covariance", "weights", "intensity_mu", "shifts")),
                           nonneg=args.nonneg, **_covariance_options(args), **common)
         label = "PnP-COL0RME"
     elif args.method == "sofi":

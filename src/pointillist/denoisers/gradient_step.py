@@ -70,8 +70,21 @@ class GradientStepDenoiser(torch.nn.Module):
         sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1).expand(x.shape[0])
         return self.net(xp, sig)[..., :h, :w]
 
-    def forward(self, x: torch.Tensor, sigma, *, create_graph: bool = False) -> DenoiserOutput:
-        """``D_sigma(x)`` and ``g_sigma(x)``; ``create_graph=True`` to train through it."""
+    def forward(self, x: torch.Tensor, sigma, *, create_graph: bool = False, shifts: int = 1) -> DenoiserOutput:
+        """``D_sigma(x)`` and ``g_sigma(x)``; ``create_graph=True`` to train through it.
+
+        With ``shifts = n > 1`` the potential is the mean of ``g_sigma`` over
+        the ``n x n`` circular shifts of the image, ``g(x) = mean_s
+        g_sigma(S_s x)``, evaluated as one batch: the network's strided
+        convolutions make ``g_sigma`` vary with the position of the image on
+        their 2-pixel grid, which shows as alternating bright and dim pixels
+        along structures; the average over the grid's phases removes that.
+        The shifts are orthogonal, so the Hessian of the mean is bounded by
+        the largest of the shifted Hessians: ``D`` is still a gradient-step
+        denoiser and a proximal map under the same condition.
+        """
+        if int(shifts) != shifts or shifts < 1:
+            raise InputError(f"shifts must be a positive whole number, got {shifts}")
         squeeze = x.ndim == 2
         if squeeze:
             x = x[None, None]
@@ -83,8 +96,16 @@ class GradientStepDenoiser(torch.nn.Module):
             x = x.to(param)
         with torch.enable_grad():
             x_in = x if create_graph and x.requires_grad else x.detach().requires_grad_(True)
-            residual = x_in - self.network(x_in, sigma)
-            g = 0.5 * residual.pow(2).flatten(1).sum(dim=1)
+            n = int(shifts)
+            if n == 1:
+                residual = x_in - self.network(x_in, sigma)
+                g = 0.5 * residual.pow(2).flatten(1).sum(dim=1)
+            else:
+                batch = torch.cat([torch.roll(x_in, (i, j), dims=(-2, -1)) for i in range(n) for j in range(n)])
+                sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
+                sig = sig.expand(x.shape[0]).repeat(n * n)
+                residual = batch - self.network(batch, sig)
+                g = 0.5 * residual.pow(2).flatten(1).sum(dim=1).reshape(n * n, x.shape[0]).mean(dim=0)
             (grad,) = torch.autograd.grad(g.sum(), x_in, create_graph=create_graph)
         denoised = x - grad
         if not create_graph:
@@ -95,11 +116,11 @@ class GradientStepDenoiser(torch.nn.Module):
             denoised, g = denoised.to(in_dtype), g.to(in_dtype)
         return DenoiserOutput(denoised, g)
 
-    def scaled(self, z: torch.Tensor, sigma, mu: float) -> DenoiserOutput:
+    def scaled(self, z: torch.Tensor, sigma, mu: float, *, shifts: int = 1) -> DenoiserOutput:
         """``D_{mu,sigma}(z) = D_sigma(mu z) / mu`` and ``g_sigma(mu z) / mu^2`` (for the PnP objective)."""
         if not mu > 0:
             raise InputError(f"the denoiser scaling mu must be positive, got {mu}")
-        out = self(z * mu, sigma)
+        out = self(z * mu, sigma, shifts=shifts)
         return DenoiserOutput(out.denoised / mu, out.potential / mu**2)
 
 
