@@ -13,9 +13,9 @@ import threading
 
 from .. import __version__
 from ..errors import InputError
-from . import evaluate, info, localize, reconstruct, simulate, train
+from . import batch, evaluate, info, localize, reconstruct, simulate, train
 
-COMMANDS = (simulate, reconstruct, localize, train, evaluate, info)
+COMMANDS = (simulate, reconstruct, localize, batch, train, evaluate, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,12 @@ def main(argv=None) -> int:
     """
     previous = _terminate_as_interrupt()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            if not getattr(args, "batch_passthrough", False):
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            args.passthrough = extra  # batch hands the options it does not know to reconstruct / localize
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"pointillist: error: {exc}", file=sys.stderr)
