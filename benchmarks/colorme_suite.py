@@ -40,7 +40,7 @@ from _docs import replace_section  # noqa: E402
 from robustness_suite import suite  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RATIOS = {"cel0": np.logspace(-7, -2, 6), "l1": np.logspace(-3.5, -0.5, 7), "tv": np.logspace(-6, -3, 4),
+RATIOS = {"cel0": np.logspace(-7, -2, 6), "l1": np.logspace(-3.5, -0.5, 7), "tv": np.logspace(-7, -3, 5),
           "pnp": np.array([]), }
 #: support thresholds (fraction of max r) scored for TV and PnP, whose r has no exact zeros
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -160,6 +160,17 @@ def _best(rows):
     return jac, f"{ratio:.0e}" + (f", {float(thr):g}" if thr is not None else "")
 
 
+def _at_default_threshold(row, penalty) -> float:
+    """The Jaccard at today's default support threshold (TV and PnP rows keep every threshold's score)."""
+    from pointillist.methods.colorme.support import DEFAULT_THRESHOLD
+    from pointillist.methods.pnp.support import DEFAULT_THRESHOLD as PNP_THRESHOLD
+
+    scores = row.get("jaccard_by_threshold")
+    if not scores:
+        return row["jaccard"]
+    return scores[str(PNP_THRESHOLD if penalty == "pnp" else DEFAULT_THRESHOLD[penalty])]
+
+
 def table(old: dict, new: dict, penalties) -> str:
     """Per stack: old pipeline at its default, new pipeline at the default and at the oracle lambda, s vs truth."""
     head = ["stack", "role"]
@@ -179,6 +190,7 @@ def table(old: dict, new: dict, penalties) -> str:
                 cells += ["-"] * 4
                 continue
             best, where = _best(mine)
+            now = dict(now, jaccard=_at_default_threshold(now, p))
             cells += [f"{was['jaccard']:.1f}" if was else "-", f"{now['jaccard']:.1f}", f"{best:.1f} ({where})",
                       f"{was['s']:.4g} / {now['s']:.4g} / {now['s_true']:.4g}" if was else
                       f"- / {now['s']:.4g} / {now['s_true']:.4g}"]

@@ -47,7 +47,7 @@ def register(sub) -> None:
                         help="CEL0 restarting strategy: extra runs between neighbouring support pixels, support = "
                         "union (default 0; 10 as the reference code: slower, slightly fuller supports)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="support = r > threshold * max(r) (default 0, 0.3 for tv, 0.1 for pnp-colorme, "
+                        help="support = r > threshold * max(r) (default 0, 0.1 for tv and pnp-colorme, "
                         "0.2 for lsparcom, 0.05 for sparcom)")
     parser.add_argument("--mu", type=float, default=None,
                         help="colorme: intensity smoothness (default: discrepancy principle); pnp-colorme: denoiser "
