@@ -270,9 +270,9 @@ def estimate_intensity(psi: LinearOperator, ybar, support, *, noise_variance: fl
     # of iterations) are reached only when the target asks for them.
     e = min(max(round(math.log10(psi.norm() ** 2)), lo), hi)
     r2, x, b = residual2(10.0**e)
-    points = {e: (r2, x, b)}
+    seen = {e: r2}
     direction = -1.0 if r2 > target else 1.0
-    while (r2 > target) == (direction < 0):
+    while r2 != target and (r2 > target) == (direction < 0):
         e_next = e + direction
         if not lo - 1e-9 <= e_next <= hi + 1e-9 or len(trail["mu"]) >= max_solves:
             # the target is out of reach inside mu_bounds: the nearest bound, flagged
@@ -280,13 +280,14 @@ def estimate_intensity(psi: LinearOperator, ybar, support, *, noise_variance: fl
                                    trail)
         e = e_next
         r2, x, b = residual2(10.0**e)
-        points[e] = (r2, x, b)
+        seen[e] = r2
+    if r2 == target:
+        return IntensityResult(x.cpu().numpy(), b.cpu().numpy(), 10.0**e, r2, target, True, len(trail["mu"]), trail)
     # Illinois regula falsi on log r2 against log mu (smooth and increasing): a few solves
     # where bisection to the same tolerance took ten.
-    a, c = (e, e - direction) if direction > 0 else (e, e - direction)
-    a, c = min(a, c), max(a, c)
-    fa, fc = math.log(points[a][0] / target), math.log(points[c][0] / target)
-    kept = 0
+    a, c = sorted((e, e - direction))
+    fa, fc = math.log(seen[a] / target), math.log(seen[c] / target)
+    kept = 0  # > 0: c moved that many times in a row; < 0: a did (Illinois halves the other end's value)
     while len(trail["mu"]) < max_solves and c - a > 1e-3 and abs(r2 - target) > 1e-3 * target:
         m = c - fc * (c - a) / (fc - fa) if fc != fa else 0.5 * (a + c)
         m = min(max(m, a + 1e-4 * (c - a)), c - 1e-4 * (c - a))
