@@ -208,9 +208,10 @@ def table(old: dict, new: dict, penalties) -> str:
                 continue
             g = {k: np.array(sums[(role, p, k)]) for k in ("old", "new", "oracle", "s_err_old", "s_err_new")}
             within = int(np.sum(g["oracle"] - g["new"] <= 5.0))
-            lines.append(f"| {role} | {p} | {np.nanmean(g['old']):.1f} | {g['new'].mean():.1f} | "
-                         f"{g['oracle'].mean():.1f} | {within} of {len(g['new'])} | "
-                         f"{np.nanmedian(g['s_err_old']):.1f} / {np.median(g['s_err_new']):.1f} |")
+            old_j, old_s = ((f"{np.nanmean(g['old']):.1f}", f"{np.nanmedian(g['s_err_old']):.1f}")
+                            if np.isfinite(g["old"]).any() else ("-", "-"))
+            lines.append(f"| {role} | {p} | {old_j} | {g['new'].mean():.1f} | {g['oracle'].mean():.1f} | "
+                         f"{within} of {len(g['new'])} | {old_s} / {np.median(g['s_err_new']):.1f} |")
     return "\n".join(lines)
 
 
