@@ -97,5 +97,11 @@ def test_inputs_that_match_nothing_or_clash_are_refused(folder, tmp_path, capsys
         batch_cli.find_stacks([str(folder / "cell1.tif"), str(other / "cell1.tif")])
     assert main(["batch", str(folder), "-o", str(tmp_path / "r"), "--method", "nonsense"]) == 2
     assert "--method must be one of" in capsys.readouterr().err
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "summary.csv").write_text("my own table\n")
+    with pytest.raises(InputError, match="not written by pointillist batch"):
+        batch_cli.run_batch([str(folder / "cell1.tif")], foreign, "sofi", OPTS)
+    assert (foreign / "summary.csv").read_text() == "my own table\n"
     with pytest.raises(SystemExit):  # only batch hands unknown options on
         main(["info", "x.tif", "--no-such-option"])

@@ -163,7 +163,8 @@ def test_pnp_support_q4_full_covariance_beats_its_start_and_g_decreases(denoiser
 def test_pnp_support_validates_its_parameters(denoiser):
     _, psi, stats = _stats(Q1, shape=(8, 8), frames=20)
     for kw, msg in (({"mu": 0}, "mu"), ({"sigma": -1}, "sigma"), ({"threshold": 1.0}, "threshold"),
-                    ({"covariance": "lags"}, "covariance"), ({"tau_factor": 2.5}, "tau_factor")):
+                    ({"covariance": "lags"}, "covariance"), ({"tau_factor": 2.5}, "tau_factor"),
+                    ({"shifts": 0}, "shifts"), ({"shifts": 1.5}, "shifts")):
         with pytest.raises(InputError, match=msg):
             pnp_support(stats, psi, denoiser, **kw)
 

@@ -186,6 +186,9 @@ def run_batch(inputs, output, method: str, options=(), *, overwrite: bool = Fals
     command = command_for(method)
     stacks = find_stacks(inputs)
     output = Path(output)
+    summary = output / SUMMARY_NAME
+    if summary.exists() and not summary.read_text(errors="replace").startswith(",".join(_FIXED)):
+        raise InputError(f"{summary} exists and was not written by pointillist batch; move it or choose another -o")
     output.mkdir(parents=True, exist_ok=True)
     rows = []
     interrupted = False
@@ -218,7 +221,7 @@ def run_batch(inputs, output, method: str, options=(), *, overwrite: bool = Fals
     writer = csv.DictWriter(text, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_text(output / SUMMARY_NAME, text.getvalue(), overwrite=True)
+    write_text(summary, text.getvalue(), overwrite=True)
     if interrupted:
         raise KeyboardInterrupt
     return rows

@@ -18,7 +18,8 @@ from ...operators.covariance import CovarianceOperator
 from ...penalties import CEL0, L1, TV
 from ...solvers import History, SolverOptions, fista, irl1
 
-__all__ = ["SupportResult", "estimate_support", "support_operator", "lambda_max", "PENALTIES", "DEFAULT_LAMBDA_RATIO", "DEFAULT_THRESHOLD"]
+__all__ = ["SupportResult", "estimate_support", "support_operator", "lambda_max", "PENALTIES", "DEFAULT_LAMBDA_RATIO",
+           "DEFAULT_THRESHOLD"]
 
 PENALTIES = ("cel0", "l1", "tv")
 

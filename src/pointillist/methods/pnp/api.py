@@ -145,9 +145,7 @@ def pnp_colorme(
         covariance = "diagonal" if optics.upsample == 1 else "full"
     if covariance not in COVARIANCE_MODELS:
         raise InputError(f"covariance must be one of {', '.join(COVARIANCE_MODELS)}, got {covariance!r}")
-    check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol)
-    if int(shifts) != shifts or shifts < 1:
-        raise InputError(f"shifts must be a positive whole number, got {shifts}")
+    check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol, shifts)
     if denoiser is None:
         denoiser = load_denoiser(weights, device=device or "cpu")
     record = None

@@ -123,7 +123,7 @@ def make_fit(stats: CovarianceStats, psi: SeparableMatrices, covariance: str, *,
     raise InputError(f"covariance must be one of {', '.join(COVARIANCE_MODELS)}, got {covariance!r}")
 
 
-def check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol) -> None:
+def check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol, shifts=1) -> None:
     """Clear errors for out-of-range PnP parameters (checked before any work is done).
 
     Parameters
@@ -140,6 +140,8 @@ def check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol) -> None:
         Iteration cap; at least 1.
     tol : float
         Tolerance on the relative change; non-negative.
+    shifts : int
+        Denoiser shifts per axis; a positive whole number.
 
     Returns
     -------
@@ -161,6 +163,8 @@ def check_parameters(mu, sigma, threshold, tau_factor, max_iter, tol) -> None:
         raise InputError(f"tau_factor must be in (0, 2), got {tau_factor}")
     if int(max_iter) < 1 or not tol >= 0:
         raise InputError(f"max_iter must be at least 1 and tol non-negative, got {max_iter} and {tol}")
+    if int(shifts) != shifts or shifts < 1:
+        raise InputError(f"shifts must be a positive whole number, got {shifts}")
 
 
 def scaled_denoiser(denoiser: GradientStepDenoiser, sigma: float, mu: float, *, nonneg: bool = False,
@@ -275,7 +279,7 @@ def pnp_support(stats: CovarianceStats, psi: SeparableMatrices, denoiser: Gradie
         For out-of-range parameters (``check_parameters``), or when the
         least-squares start is zero (no emitter signal).
     """
-    check_parameters(mu, sigma, threshold, tau_factor, options.max_iter, options.tol)
+    check_parameters(mu, sigma, threshold, tau_factor, options.max_iter, options.tol, shifts)
     fit = make_fit(stats, psi, covariance, device=device)
     init = fista(fit, L1(0.0), torch.zeros(psi.in_shape, dtype=fit.v.dtype, device=fit.v.device),
                  options=SolverOptions(max_iter=INIT_STEPS, tol=0.0, record_objective=False)).x
