@@ -70,3 +70,52 @@ def test_a_target_out_of_reach_returns_the_nearest_bound_flagged():
     assert high.dp_satisfied is False and high.mu == pytest.approx(1e2)
     assert low.dp_satisfied is False and low.mu == pytest.approx(1e-4)
     assert high.residual_norm2 < high.dp_target and low.residual_norm2 > low.dp_target
+
+
+def _dense_problem(psi, support, mu, beta):
+    """The intensity objective as one bounded least-squares problem ``min |K z - d|^2, z >= 0`` (dense)."""
+    from pointillist.penalties.tv import grad2d
+
+    def gradient_matrix(shape):
+        n = shape[0] * shape[1]
+        cols = [grad2d(torch.eye(n, dtype=torch.float64)[i].reshape(shape)).reshape(-1) for i in range(n)]
+        return torch.stack(cols, dim=1).numpy()
+
+    lr, lc = psi.in_shape
+    h, w = psi.out_shape
+    p = np.kron(psi.rows, psi.cols)[:, support.reshape(-1)]
+    dx = gradient_matrix((lr, lc))[:, support.reshape(-1)]
+    db = gradient_matrix((h, w))
+    top = np.hstack([p, np.eye(h * w)])
+    mid = np.hstack([np.sqrt(mu) * dx, np.zeros((dx.shape[0], h * w))])
+    low = np.hstack([np.zeros((db.shape[0], p.shape[1])), np.sqrt(beta) * db])
+    return np.vstack([top, mid, low])
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_one_solve_equals_bounded_least_squares(negative):
+    # negative: a support pixel with no light, so the unconstrained minimiser leaves x >= 0 and the
+    # projected FISTA fallback has to find the constrained one
+    from scipy.optimize import lsq_linear
+
+    from pointillist.methods.colorme.intensity import solve_intensity
+
+    psi = imaging_operator(Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=2), (6, 6))
+    truth = np.zeros((12, 12))
+    truth[4, 3:8] = 40.0
+    truth[8, 8] = 25.0
+    support = truth > 0
+    if negative:
+        support[2, 10] = True
+    ybar = psi(torch.as_tensor(truth)).numpy() + 5.0 + np.random.default_rng(1).normal(0, 0.3, (6, 6))
+    if negative:
+        ybar[1, 5] -= 4.0
+    mu, beta = 0.05, 2.0
+    k = _dense_problem(psi, support, mu, beta)
+    d = np.concatenate([ybar.reshape(-1), np.zeros(k.shape[0] - ybar.size)])
+    ref = lsq_linear(k, d, bounds=(0, np.inf), tol=1e-14, lsmr_tol="auto").x
+    x, b, res, _ = solve_intensity(psi, torch.as_tensor(ybar), torch.as_tensor(support), mu=mu, beta=beta)
+    got = np.concatenate([x.numpy()[support], b.numpy().reshape(-1)])
+    assert np.all(x.numpy()[~support] == 0)
+    assert np.abs(got - ref).max() < 1e-3 * np.abs(ref).max()
+    assert bool((ref < 1e-9 * ref.max()).any()) == negative  # the case really has an active constraint (or none)

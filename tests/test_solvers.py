@@ -199,3 +199,25 @@ def test_fista_from_the_linear_part_follows_the_same_iterates():
     fast = fista(g, L1(0.05), torch.zeros(40, dtype=torch.float64), options=opts)
     torch.testing.assert_close(fast.x, plain.x, rtol=0, atol=1e-10)
     np.testing.assert_allclose(fast.history.objective, plain.history.objective, rtol=1e-10)
+
+
+@pytest.mark.parametrize("preconditioned", [False, True])
+def test_conjugate_gradient_solves_an_ill_conditioned_spd_system(preconditioned):
+    from pointillist.solvers import conjugate_gradient
+
+    gen = torch.Generator().manual_seed(3)
+    q, _ = torch.linalg.qr(torch.randn(60, 60, generator=gen, dtype=torch.float64))
+    # eigenvalues over 4 decades and rows of very different scales: what the preconditioner is for
+    scale = torch.logspace(0, 2, 60, dtype=torch.float64)
+    a = scale[:, None] * (q @ torch.diag(torch.logspace(-2, 2, 60, dtype=torch.float64)) @ q.T) * scale[None, :]
+    b = torch.randn(60, generator=gen, dtype=torch.float64)
+    exact = torch.linalg.solve(a, b)
+    diag = torch.diagonal(a)
+    res = conjugate_gradient(lambda x: a @ x, b, torch.zeros(60, dtype=torch.float64), tol=1e-12, max_iter=5000,
+                             precondition=(lambda r: r / diag) if preconditioned else None)
+    assert res.converged
+    assert float(torch.linalg.vector_norm(res.x - exact) / torch.linalg.vector_norm(exact)) < 1e-6
+    assert res.history.rel_change[-1] <= 1e-12
+    # a warm start at the solution stops at once
+    again = conjugate_gradient(lambda x: a @ x, b, exact, tol=1e-8)
+    assert again.n_iter <= 1

@@ -205,6 +205,19 @@ class Acquisition:
             self.region = (0, h, 0, w)
         self.ndim = 3
 
+    def __getstate__(self):
+        # A stack read from a file travels as its path (a task on a cluster worker reopens it),
+        # never as its pixels: pickling a memory map would copy the whole stack.
+        state = self.__dict__.copy()
+        if self.path is not None and not type(self.data) is np.ndarray:
+            state["data"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.data is None:
+            self.data = _read_source(self.path).data
+
     # -- shape ---------------------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -267,6 +280,16 @@ class Acquisition:
             raise InputError("index an acquisition by frames only (acq[a:b]); use window() for a region")
         return self._read(frames)
 
+    def frames(self, start: int, stop: int, *, dtype=np.float64) -> np.ndarray:
+        """Calibrated frames ``start:stop`` in ``dtype`` (float32 for networks): ``acq[start:stop]`` otherwise.
+
+        Examples
+        --------
+        >>> as_acquisition(np.ones((4, 6, 6)), offset=1.0).frames(1, 3, dtype=np.float32).dtype
+        dtype('float32')
+        """
+        return self._read(slice(start, stop), dtype=dtype)
+
     def chunks(self, size: int = DEFAULT_CHUNK, *, dtype=np.float64):
         """Yield ``(start, frames)`` over the whole stack, calibrated, ``size`` frames at a time.
 
@@ -318,8 +341,9 @@ class Acquisition:
         """What ``run.json`` says of the input: path and sha256 (files), shape, dtype, pixel size in the file."""
         from .io.hashing import file_sha256
 
+        hashed = self.path is not None and Path(self.path).is_file()  # a Zarr store is a folder: not hashed
         out = {"path": None if self.path is None else str(self.path),
-               "sha256": None if self.path is None else file_sha256(self.path),
+               "sha256": file_sha256(self.path) if hashed else None,
                "shape": list(self.data.shape), "dtype": str(self.dtype),
                "pixel_size_nm_in_file": self.pixel_size_nm}
         return out
@@ -412,11 +436,23 @@ def as_acquisition(stack, *, calibration: Calibration | None = None, offset=None
     return acq
 
 
-def open_acquisition(path, *, calibration: Calibration | None = None, mmap: bool = True) -> Acquisition:
-    """Open a TIFF / OME-TIFF stack lazily (memory-mapped when the file allows) as an :class:`Acquisition`.
+def _read_source(path, mmap: bool = True):
+    """The stack at ``path``: a Zarr / OME-Zarr store, or a TIFF file."""
+    from .io import read_stack
+    from .io.ome_zarr import is_zarr, read_zarr
 
-    The file is read by :func:`pointillist.io.read_stack`, which refuses
-    unreadable, empty or non-finite stacks with a message naming the file.
+    return read_zarr(path) if is_zarr(path) else read_stack(path, mmap=mmap)
+
+
+def open_acquisition(path, *, calibration: Calibration | None = None, mmap: bool = True) -> Acquisition:
+    """Open a TIFF / OME-TIFF stack or a Zarr / OME-Zarr store lazily as an :class:`Acquisition`.
+
+    A TIFF is memory-mapped when the file allows, read through tifffile's
+    Zarr view when it is large and compressed, and refused by
+    :func:`pointillist.io.read_stack` when unreadable, empty or non-finite
+    (with a message naming the file). A Zarr store is read chunk by chunk
+    (:func:`pointillist.io.ome_zarr.read_zarr`); its values are checked
+    during the first pass over them.
 
     Examples
     --------
@@ -427,12 +463,12 @@ def open_acquisition(path, *, calibration: Calibration | None = None, mmap: bool
     >>> acq.shape, acq.pixel_size_nm
     ((3, 8, 8), 100.0)
     """
-    from .io import read_stack
+    from .io.ome_zarr import is_zarr
 
-    stack = read_stack(path, mmap=mmap)
+    stack = _read_source(path, mmap=mmap)
     data = _check_frames(stack.data, name=str(path))
     acq = Acquisition(data, calibration=calibration or Calibration(), pixel_size_nm=stack.pixel_size_nm,
-                      path=Path(path), finite_checked=True)
+                      path=Path(path), finite_checked=not is_zarr(path))
     _check_calibration_shape(acq)
     return acq
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Tile", "tile_layout", "tile_grid", "TileOutput", "TiledOutputs", "run_tiles", "tile_margin"]
+__all__ = ["Tile", "tile_layout", "tile_grid", "TileOutput", "TiledOutputs", "run_tiles", "stitch_tiles", "tile_margin"]
 
 
 @dataclass(frozen=True)
@@ -169,15 +169,42 @@ def run_tiles(acquisition, solve, *, tile_size: int, margin: int, upsample: int)
     >>> len(out.records), bool(np.allclose(out.coarse["m"], acq.mean))
     (9, True)
     """
-    h, w = acquisition.frame_shape
+    tiles = tile_grid(acquisition.frame_shape, tile_size, margin)
+    outputs = [solve(acquisition if len(tiles) == 1 else acquisition.window(t.r0, t.r1, t.c0, t.c1), t)
+               for t in tiles]
+    return stitch_tiles(tiles, outputs, acquisition.frame_shape, upsample)
+
+
+def stitch_tiles(tiles, outputs, shape: tuple[int, int], upsample: int) -> TiledOutputs:
+    """Stitch the cores of the tiles' outputs (None for an empty tile) into images of the field.
+
+    Parameters
+    ----------
+    tiles : list of Tile
+    outputs : list of TileOutput or None
+        One per tile, in the same order.
+    shape : (int, int)
+        Camera pixels of the field.
+    upsample : int
+        Fine pixels per camera pixel of the ``fine`` images.
+
+    Returns
+    -------
+    TiledOutputs
+
+    Examples
+    --------
+    >>> tiles = tile_grid((30, 30), 20, 3)
+    >>> out = stitch_tiles(tiles, [TileOutput(coarse={"n": np.full(t.shape, k)}) for k, t in enumerate(tiles)],
+    ...                    (30, 30), 1)
+    >>> sorted(set(out.coarse["n"].ravel().tolist())) == list(range(len(tiles)))
+    True
+    """
+    h, w = shape
     q = int(upsample)
-    tiles = tile_grid((h, w), tile_size, margin)
-    fine, coarse, records, outputs = {}, {}, [], []
-    for tile in tiles:
-        window = acquisition if len(tiles) == 1 else acquisition.window(tile.r0, tile.r1, tile.c0, tile.c1)
-        out = solve(window, tile)
+    fine, coarse, records = {}, {}, []
+    for tile, out in zip(tiles, outputs):
         span = {"rows": [tile.r0, tile.r1], "cols": [tile.c0, tile.c1]}
-        outputs.append(out)
         if out is None:
             records.append({**span, "empty": True})
             continue
@@ -186,4 +213,4 @@ def run_tiles(acquisition, solve, *, tile_size: int, margin: int, upsample: int)
             for name, img in images.items():
                 target = stitched.setdefault(name, np.zeros((h * scale, w * scale), dtype=img.dtype))
                 target[tile.core_in_field(scale)] = img[tile.core_in_tile(scale)]
-    return TiledOutputs(fine=fine, coarse=coarse, records=records, outputs=outputs, tiles=tiles)
+    return TiledOutputs(fine=fine, coarse=coarse, records=records, outputs=list(outputs), tiles=list(tiles))

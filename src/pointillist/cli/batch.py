@@ -22,13 +22,14 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.ome_zarr import is_zarr
 from . import localize, reconstruct
 
 __all__ = ["register", "run", "run_batch", "find_stacks", "command_for", "SUMMARY_NAME"]
 
 SUMMARY_NAME = "summary.csv"
 #: file endings read as stacks when a folder is given
-STACK_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff")
+STACK_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".ome.zarr", ".zarr")
 _FIXED = ("file", "output", "method", "status", "seconds", "error")
 
 
@@ -42,7 +43,8 @@ def register(sub) -> None:
         "holds the same: inputs = [...], output = '...', method = '...', and an [options] table whose keys are "
         "the long options without dashes (true for a flag).")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="stacks, folders (their .tif/.tiff/.ome.tif files) or quoted globs; or one CONFIG.toml")
+                        help="stacks, folders (their .tif/.tiff/.ome.tif files and .zarr stores) or quoted globs; "
+                        "or one CONFIG.toml")
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="RESULTS",
                         help="folder that receives one sub-folder per stack and summary.csv")
     parser.add_argument("--method", default=None,
@@ -67,6 +69,13 @@ def command_for(method: str) -> str:
     raise InputError(f"--method must be one of {', '.join(reconstruct.METHODS + localize.METHODS)}, got {method!r}")
 
 
+def _is_stack(path: Path) -> bool:
+    """A TIFF file or a Zarr store with a stack's name ending."""
+    if not path.name.lower().endswith(STACK_SUFFIXES):
+        return False
+    return is_zarr(path) if path.name.lower().endswith(".zarr") else path.is_file()
+
+
 def find_stacks(inputs) -> list[Path]:
     """The stacks named by ``inputs`` (paths, folders, globs), sorted and without repeats.
 
@@ -79,10 +88,10 @@ def find_stacks(inputs) -> list[Path]:
     for item in inputs:
         item = str(item)
         path = Path(item)
-        if path.is_dir():
-            hits = [p for p in sorted(path.iterdir()) if p.is_file() and p.name.lower().endswith(STACK_SUFFIXES)]
+        if path.is_dir() and not is_zarr(path):
+            hits = [p for p in sorted(path.iterdir()) if _is_stack(p)]
         elif any(c in item for c in "*?["):
-            hits = [Path(p) for p in sorted(glob.glob(item, recursive=True)) if Path(p).is_file()]
+            hits = [Path(p) for p in sorted(glob.glob(item, recursive=True)) if _is_stack(Path(p))]
         else:
             hits = [path] if path.exists() else []
         if not hits:

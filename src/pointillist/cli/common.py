@@ -40,8 +40,36 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         "percentile of the per-pixel minimum over time), recorded in run.json")
     parser.add_argument("--gain", type=float, default=1.0, help="camera gain in ADU per photon (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--format", choices=("tiff", "zarr"), default="tiff",
+                        help="images as TIFF (default; BigTIFF over 4 GB) or as OME-Zarr folders (NAME.zarr)")
     add_overwrite_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = parser.add_argument_group("where the work runs (tiles of colorme and pnp-colorme, frames of localize)")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="tasks at once in this process (default: the cores available)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="start a Dask cluster of N worker processes (one thread each) on this machine")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run on a running Dask cluster (for example one started by dask-jobqueue on SLURM)")
+
+
+def open_run_scheduler(args):
+    """The :func:`~pointillist.scheduler.open_scheduler` of ``--threads``, ``--workers`` and ``--scheduler``."""
+    from ..scheduler import open_scheduler
+
+    return open_scheduler(workers=args.workers, scheduler=args.scheduler, threads=args.threads)
+
+
+def write_image(folder: Path, name: str, image, *, pixel_size_nm: float, fmt: str, dtype="float32") -> str:
+    """Write ``NAME.tif`` or, with ``--format zarr``, the OME-Zarr folder ``NAME.zarr``; returns the file name."""
+    from ..io import write_tiff
+    from ..io.ome_zarr import write_ome_zarr
+
+    if fmt == "zarr":
+        write_ome_zarr(folder / f"{name}.zarr", image, pixel_size_nm=pixel_size_nm, dtype=dtype)
+        return f"{name}.zarr"
+    write_tiff(folder / f"{name}.tif", image, pixel_size_nm=pixel_size_nm, dtype=dtype)
+    return f"{name}.tif"
 
 
 def _offset_option(text: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, input_files, open_input
+from .common import add_optics_options, add_run_options, input_files, open_input, open_run_scheduler, write_image
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..errors import InputError
     from ..figures import save_panels
-    from ..io import render_localizations, write_localizations, write_tiff
+    from ..io import render_localizations, write_localizations
     from ..io.output_folder import output_folder
     from ..io.run_record import write_run_record
     from ..methods.smlm.api import localize
@@ -59,21 +59,21 @@ def run(args: argparse.Namespace) -> int:
     acq, optics = open_input(args)
     with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=input_files(args)) as out:
-        res = localize(acq, optics=optics, method=args.method, weights=args.weights, architecture=args.architecture,
-                       threshold=args.threshold,
-                       protocol=args.protocol, lam=args.lam, lambda_ratio=args.lambda_ratio,
-                       batch_size=args.batch_size, device=args.device, force=args.force, progress=not args.quiet,
-                       full_output=True)
+        with open_run_scheduler(args) as scheduler:
+            res = localize(acq, optics=optics, method=args.method, weights=args.weights, architecture=args.architecture,
+                           threshold=args.threshold, protocol=args.protocol, lam=args.lam,
+                           lambda_ratio=args.lambda_ratio, batch_size=args.batch_size, device=args.device,
+                           force=args.force, progress=not args.quiet, full_output=True, scheduler=scheduler)
         fine, p = optics.fine_pixel_nm, optics.pixel_size_nm
         write_localizations(out / "localizations.csv", res.localizations)
-        write_tiff(out / "render.tif", res.render, pixel_size_nm=fine)
+        render_file = write_image(out, "render", res.render, pixel_size_nm=fine, fmt=args.format)
         histogram = render_localizations(res.localizations, shape=res.render.shape, pixel_size_nm=fine)
         save_panels(out / "preview.png", [("mean frame", res.mean, p), (f"{args.method}: sum of super-resolved "
                                           "frames", res.render, fine), ("localizations (histogram)", histogram,
                                                                         fine)])
         outputs = {"localizations.csv": "ThunderSTORM columns; frames 1-based; nm; intensity = photons (cel0) "
                                         "or spike mass in units of one emitter (networks)",
-                   "render.tif": f"sum of the super-resolved frames, fine grid of {fine:g} nm"}
+                   render_file: f"sum of the super-resolved frames, fine grid of {fine:g} nm"}
         # run.json last: a folder without one is never a finished result
         write_run_record(out / "run.json", command="localize", acquisition=acq, result=res, outputs=outputs)
     print(f"{args.method}: {len(res.localizations)} localizations in {res.n_frames} frames "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, given, input_files, open_input
+from .common import add_optics_options, add_run_options, given, input_files, open_input, open_run_scheduler, write_image
 
 METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
 _COV = ("colorme", "pnp-colorme")
@@ -19,7 +19,7 @@ _OPTION_METHODS = {
     "weights": ("pnp-colorme", "lsparcom"), "nonneg": ("pnp-colorme",), "shifts": ("pnp-colorme",),
     "order": ("sofi",), "cumulant": ("sofi",), "lag": ("sofi",), "balanced": ("sofi",),
     "ring_radius": ("srrf",), "axes": ("srrf",), "temporal": ("srrf",), "no_intensity_weighting": ("srrf",),
-    "variant": ("srrf",), "sensitivity": ("srrf",),
+    "variant": ("srrf",), "sensitivity": ("srrf",), "threads": _COV, "workers": _COV, "scheduler": _COV,
 }
 
 
@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         check_weights_optics(net.record, optics, force_option=None)
     with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=input_files(args)) as stage:
-        res, label = _reconstruct(args, acq, optics, net)
+        with open_run_scheduler(args) as scheduler:
+            res, label = _reconstruct(args, acq, optics, net, scheduler)
         _write_outputs(args, acq, optics, res, stage, label)
     print(_summary_line(args, res, label, optics, args.output))
     return 0
@@ -160,7 +161,7 @@ def _covariance_options(args) -> dict:
     return kw
 
 
-def _reconstruct(args, acq, optics, net):
+def _reconstruct(args, acq, optics, net, scheduler):
     from ..methods import baselines
 
     common = dict(optics=optics, device=args.device, progress=not args.quiet)
@@ -170,13 +171,13 @@ def _reconstruct(args, acq, optics, net):
         mu = args.mu if args.mu is not None else args.intensity_mu
         res = colorme(acq, mu=mu, **given(args, ("penalty", "lambda_ratio", "restarts")),
                       **({"algorithm": args.cel0_solver} if args.cel0_solver else {}), **_covariance_options(args),
-                      **common)
+                      scheduler=scheduler, **common)
         label = f"COL0RME-{res.penalty.upper()}"
     elif args.method == "pnp-colorme":
         from ..methods.pnp import pnp_colorme
 
         res = pnp_colorme(acq, **given(args, ("mu", "sigma", "covariance", "weights", "intensity_mu", "shifts")),
-                          nonneg=args.nonneg, **_covariance_options(args), **common)
+                          nonneg=args.nonneg, **_covariance_options(args), scheduler=scheduler, **common)
         label = "PnP-COL0RME"
     elif args.method == "sofi":
         res = baselines.sofi(acq, **given(args, ("order", "lag")), **({"mode": args.cumulant} if args.cumulant else {}),
@@ -199,16 +200,15 @@ def _reconstruct(args, acq, optics, net):
 
 def _write_outputs(args, acq, optics, res, out, label) -> None:
     from ..figures import save_convergence, save_panels
-    from ..io import write_tiff
     from ..io.run_record import write_run_record
 
     fine, p = optics.fine_pixel_nm, optics.pixel_size_nm
     support = getattr(res, "support", None)
     if support is not None:
-        write_tiff(out / "support.tif", support.astype("uint8"), pixel_size_nm=fine, dtype="uint8")
-    write_tiff(out / "intensity.tif", res.image, pixel_size_nm=fine)
+        write_image(out, "support", support.astype("uint8"), pixel_size_nm=fine, fmt=args.format, dtype="uint8")
+    image_file = write_image(out, "intensity", res.image, pixel_size_nm=fine, fmt=args.format)
     if args.method in _COV:
-        write_tiff(out / "background.tif", res.background, pixel_size_nm=p)
+        write_image(out, "background", res.background, pixel_size_nm=p, fmt=args.format)
     # the mean frame comes from the method's own pass over the frames (no second read of the stack)
     title = f"{label} intensity" if args.method in _COV else label
     save_panels(out / "preview.png", [("mean frame", res.mean, p), (title, res.image, fine)])
@@ -226,7 +226,7 @@ def _write_outputs(args, acq, optics, res, out, label) -> None:
                          title=f"{label}: objective and relative change")
     meaning = _IMAGE_MEANING["bsofi" if args.method == "sofi" and args.balanced else args.method]
     write_run_record(out / "run.json", command="reconstruct", acquisition=acq, result=res,
-                     method=args.method, image=f"intensity.tif: {meaning}")
+                     method=args.method, image=f"{image_file}: {meaning}")
 
 
 def _summary_line(args, res, label, optics, out) -> str:

@@ -27,6 +27,7 @@ POINTILLIST_FILES = frozenset({
     "run.json", "meta.json", "preview.png", "convergence.png",
     "stack.tif", "ground_truth.csv", "support.tif", "mean_intensity.tif", "variance.tif",
     "intensity.tif", "background.tif", "localizations.csv", "render.tif",
+    "support.zarr", "intensity.zarr", "background.zarr", "render.zarr",
 })
 _STAGING = ".pointillist-staging-"
 _ASIDE = ".pointillist-replaced-"

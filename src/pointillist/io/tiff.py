@@ -18,6 +18,7 @@ import math
 import os
 import struct
 import sys
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,11 @@ _RESUNIT_NM = {3: 1e7, 4: 1e6, 5: 1e3}
 # Pixel sizes write_tiff records: what the TIFF resolution rational (32-bit numerator and denominator,
 # in pixels per micron) holds with at least six significant digits. No microscope comes near either end.
 _PIXEL_SIZE_RANGE_NM = (1e-3, 1e9)
+
+#: a TIFF that cannot be memory-mapped (compressed, tiled) and is larger than this is read lazily
+LAZY_TIFF_BYTES = 1 << 30
+#: images larger than this are written as BigTIFF (ImageJ's TIFF stops at 4 GB)
+BIGTIFF_BYTES = (1 << 32) - (1 << 25)
 
 _WRITE_DTYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
 
@@ -485,6 +491,15 @@ def _read_open(tif: tifffile.TiffFile, path: Path, mmap: bool) -> Stack:
     native = tif.byteorder == ("<" if sys.byteorder == "little" else ">")
     if mmap and native and series.dataoffset is not None:
         data = np.memmap(path, dtype=dtype, mode="r", offset=series.dataoffset, shape=shape3, order="C")
+    elif mmap and len(core) == 3 and series.size * dtype.itemsize > LAZY_TIFF_BYTES:
+        # compressed or tiled: read through tifffile's Zarr view, chunk by chunk, never whole
+        import zarr
+
+        from .ome_zarr import _Frames
+
+        store = tifffile.imread(path, aszarr=True)
+        data = _Frames(zarr.open_array(store, mode="r"), keep)
+        weakref.finalize(data, store.close)  # the store holds the file open while the frames are in use
     else:
         data = np.asarray(series.asarray()).reshape(shape3)
     return Stack(data=data, pixel_size_nm=_pixel_size_nm(tif, path), path=path, axes=core_axes)
@@ -721,16 +736,19 @@ def write_tiff(
         resolution = (per_micron, per_micron)
     # One frame at a time: a memory-mapped input is never converted whole.
     frames = (np.ascontiguousarray(frame, dtype=dtype) for frame in stack)
+    big = image.size * dtype.itemsize > BIGTIFF_BYTES
     with atomic_output(path, overwrite=overwrite) as f:
         tifffile.imwrite(
             f,
             frames,
             shape=image.shape,
             dtype=dtype,
-            imagej=True,
+            imagej=not big,
+            bigtiff=big,
             photometric="minisblack",
             metadata=metadata,
             resolution=resolution,
+            resolutionunit="MICROMETER" if big and resolution is not None else None,
             software=False,
         )
     return Path(path)

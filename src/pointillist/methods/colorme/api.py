@@ -110,6 +110,7 @@ def colorme(
     tol: float = 1e-5,
     device=None,
     progress: bool = False,
+    scheduler=None,
 ) -> ColormeResult:
     """COL0RME: sparse support from the covariance of the frames, then intensity on it.
 
@@ -162,6 +163,9 @@ def colorme(
         "cpu" (default), "cuda" or "auto".
     progress : bool
         Show a progress bar of the iterations.
+    scheduler : Scheduler, optional
+        Where the tiles' tasks run (:mod:`pointillist.scheduler`): threads of
+        this process by default, or a Dask cluster; the result is the same bytes.
 
     Returns
     -------
@@ -198,7 +202,7 @@ def colorme(
 
     run = covariance_tiles(acq, optics, support_step, mu=mu, beta=beta, dp_mode=dp_mode, background=background,
                            tile_size=tile_size, device=device, progress=progress, desc="COL0RME iterations",
-                           block_frames=block_frames)
+                           block_frames=block_frames, scheduler=scheduler)
 
     params = {
         "penalty": penalty, "lambda_ratio": lambda_ratio, "lambda_mode": lambda_mode, "algorithm": algorithm,

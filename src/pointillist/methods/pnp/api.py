@@ -60,6 +60,7 @@ def pnp_colorme(
     tol: float = 1e-4,
     device=None,
     progress: bool = False,
+    scheduler=None,
 ) -> PnPResult:
     """PnP-COL0RME: support from the covariance with a learned gradient-step denoiser, then intensity.
 
@@ -112,6 +113,9 @@ def pnp_colorme(
         "cpu" (default), "cuda" or "auto".
     progress : bool
         Show a progress bar of the iterations.
+    scheduler : Scheduler, optional
+        Where the tiles' tasks run (:mod:`pointillist.scheduler`): threads of
+        this process by default, or a Dask cluster; the result is the same bytes.
 
     Returns
     -------
@@ -164,7 +168,7 @@ def pnp_colorme(
 
     run = covariance_tiles(acq, optics, support_step, mu=intensity_mu, beta=beta, dp_mode=dp_mode,
                            background=background, tile_size=tile_size, device=device, progress=progress,
-                           desc="PnP-COL0RME iterations", block_frames=block_frames)
+                           desc="PnP-COL0RME iterations", block_frames=block_frames, scheduler=scheduler)
     den_info = {"weights": None if record is None else record.path,
                 "sha256": None if record is None else record.sha256,
                 "prox_finetuned": None if record is None else record.extra.get("prox_finetuned"),

@@ -14,15 +14,18 @@ from ...io.weights import check_weights_optics
 from ...localizations import Localizations
 from ...optics import Optics, require_optics
 from ...result import Result
+from ...scheduler import Scheduler
 from .cel0 import DEFAULT_CEL0_LAMBDA, CEL0Options, cel0_frames, spike_localizations
 from .inference import predict_frames
 from .network import NETWORK_METHODS, load_model, spike_scale
 
-__all__ = ["LOCALIZE_METHODS", "LocalizeResult", "localize", "DEFAULT_NETWORK_THRESHOLD"]
+__all__ = ["LOCALIZE_METHODS", "LocalizeResult", "localize", "DEFAULT_NETWORK_THRESHOLD", "TASK_FRAMES"]
 
 LOCALIZE_METHODS = ("cel0", *NETWORK_METHODS)
 # fraction of one emitter's spike amplitude (ZeroCostDL4Mic / DeepCEL0 notebook: 0.1 c)
 DEFAULT_NETWORK_THRESHOLD = 0.1
+#: frames per task (rounded to whole batches): tasks run side by side on threads or cluster workers
+TASK_FRAMES = 128
 
 
 @dataclass(kw_only=True)
@@ -65,7 +68,7 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, a
              protocol: str = "maxima", lam=None, lambda_ratio: float | None = None,
              cel0_options: CEL0Options = CEL0Options(), offset=None, gain=None, calibration=None,
              batch_size: int | None = None, device="cpu", force: bool = False, progress: bool = False,
-             full_output: bool = False):
+             full_output: bool = False, scheduler=None):
     """Localize emitters frame by frame.
 
     Parameters
@@ -105,6 +108,10 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, a
     full_output : bool
         Return a :class:`LocalizeResult` (with the summed super-resolved
         image) instead of the localizations alone.
+    scheduler : Scheduler, optional
+        Where the tasks (runs of ``TASK_FRAMES`` frames) run
+        (:mod:`pointillist.scheduler`): threads of this process by default,
+        or a Dask cluster; the result is the same bytes.
 
     Returns
     -------
@@ -123,8 +130,6 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, a
     >>> match_localizations(locs, sim.ground_truth, tolerance_nm=50).jaccard > 80
     True
     """
-    from tqdm import tqdm
-
     if method not in LOCALIZE_METHODS:
         raise InputError(f"method must be one of {', '.join(LOCALIZE_METHODS)}; got {method!r}")
     optics = require_optics(optics)
@@ -161,21 +166,37 @@ def localize(stack, *, optics: Optics, method: str = "deepcel0", weights=None, a
 
     t, h, w = acq.shape
     q = optics.upsample
-    render = np.zeros((h * q, w * q), dtype=np.float64)
-    parts = []
-    with tqdm(total=t, desc=method, unit="frame", disable=not progress) as bar:
-        for start, block in acq.chunks(batch, dtype=np.float32):
-            images = run(block)
+    sched = scheduler or Scheduler()
+    span = batch * max(1, TASK_FRAMES // batch)
+
+    def task(first):
+        # frames first:first+span, batch by batch: partial render, frame sum and localizations
+        render = np.zeros((h * q, w * q), dtype=np.float64)
+        total = np.zeros((h, w), dtype=np.float64)
+        parts = []
+        for start in range(first, min(first + span, t), batch):
+            block = acq.frames(start, min(start + batch, first + span, t), dtype=np.float32)
+            total += block.sum(axis=0, dtype=np.float64)
             # Deep-STORM's linear output can be negative: negatives are not emitters.
-            images = np.maximum(images, 0)
+            images = np.maximum(run(block), 0)
             render += images.sum(axis=0)
             locs = spike_localizations(images, pixel_size_nm=optics.fine_pixel_nm, protocol=protocol, threshold=thr,
                                        first_frame=start)
             if scale != 1.0:
                 locs = Localizations(frame=locs.frame, x_nm=locs.x_nm, y_nm=locs.y_nm, photons=locs.photons / scale)
             parts.append(locs)
-            bar.update(len(block))
+        return render, total, parts
+
+    results = sched.map(task, range(0, t, span), threads=1 if dev.type == "cuda" else None, desc=method,
+                        progress=progress)
+    render = np.zeros((h * q, w * q), dtype=np.float64)
+    total = np.zeros((h, w), dtype=np.float64)
+    parts = []
+    for r, f, p in results:  # in frame order, whatever order the tasks ran in
+        render += r
+        total += f
+        parts += p
     result = LocalizeResult(localizations=Localizations.concatenate(parts), render=render.astype(np.float32),
                             method=method, optics=optics, calibration=acq.calibration, parameters=settings,
-                            seconds=time.perf_counter() - t0, n_frames=t, mean=acq.mean)
+                            seconds=time.perf_counter() - t0, n_frames=t, mean=total / t)
     return result if full_output else result.localizations
