@@ -209,7 +209,7 @@ class Acquisition:
         # A stack read from a file travels as its path (a task on a cluster worker reopens it),
         # never as its pixels: pickling a memory map would copy the whole stack.
         state = self.__dict__.copy()
-        if self.path is not None and not type(self.data) is np.ndarray:
+        if self.path is not None and type(self.data) is not np.ndarray:
             state["data"] = None
         return state
 

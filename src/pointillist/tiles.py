@@ -6,7 +6,9 @@ one tile and was computed at least ``margin`` pixels away from that tile's
 edge (except at the image edge). Methods give a function that solves one
 tile (an :class:`~pointillist.acquisition.Acquisition` window) and returns
 its fine-grid and camera-grid images; :func:`run_tiles` cuts, calls and
-stitches.
+stitches one tile after the other, and :func:`stitch_tiles` stitches what
+tiles solved elsewhere (tasks on a :class:`~pointillist.scheduler.Scheduler`)
+returned.
 """
 
 from __future__ import annotations
