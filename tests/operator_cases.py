@@ -15,9 +15,11 @@ from pointillist.operators import (
     gaussian_psi_matrix,
     imaging_operator,
 )
+from pointillist.operators.axial import DepthMixing
 from pointillist.operators.covariance import CovarianceOperator, variance_operator
 from pointillist.operators.fourier import CirculantCovarianceOperator, fourier_imaging_operator
 from pointillist.optics import Optics
+from pointillist.tirf import DEFAULT_ANGLES_DEG, TIRFExcitation, depth_bin_matrix, depth_edges
 
 
 def _gaussian_kernel(size, sigma):
@@ -49,4 +51,7 @@ OPERATORS = {
     "fourier-psi": lambda: fourier_imaging_operator(OPTICS, (5, 6)),
     "sparcom-covariance": lambda: CirculantCovarianceOperator(fourier_imaging_operator(
         Optics(pixel_size_nm=100.0, psf_fwhm_nm=258.21, upsample=2), (5, 6))),
+    "matirf-depth": lambda: DepthMixing(depth_bin_matrix(TIRFExcitation(DEFAULT_ANGLES_DEG), depth_edges(300, 20)),
+                                        (6, 5)),
+    "matirf-depth-flat": lambda: DepthMixing(np.random.default_rng(4).random((4, 3)), (7,)),
 }

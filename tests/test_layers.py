@@ -41,7 +41,8 @@ def _offenders(sources: str, forbidden: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("lower", [
-    "pointillist.io", "pointillist.acquisition", "pointillist.tiles", "pointillist.scheduler", "pointillist.result",
+    "pointillist.io", "pointillist.acquisition", "pointillist.tiles", "pointillist.scheduler", "pointillist.tirf",
+    "pointillist.result",
     "pointillist.localizations", "pointillist.optics", "pointillist.operators", "pointillist.penalties",
     "pointillist.solvers", "pointillist.covariance", "pointillist.denoisers", "pointillist.detection",
     "pointillist.metrics", "pointillist.simulate", "pointillist.training",
