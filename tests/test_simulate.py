@@ -158,7 +158,7 @@ def test_written_smlm_simulation_reads_back_unchanged(tmp_path):
     assert json.loads(paths[2].read_text()) == sim.meta
     with pytest.raises(InputError, match="exists"):
         write_simulation(sim, tmp_path / "sim")
-    with pytest.raises(InputError, match="simulate_smlm or simulate_fluctuation"):
+    with pytest.raises(InputError, match="simulate_smlm, simulate_fluctuation or simulate_matirf"):
         write_simulation(sim.stack, tmp_path / "other")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_panels", "save_curves", "save_convergence", "save_simulation_preview"]
+__all__ = ["save_panels", "save_curves", "save_convergence", "save_simulation_preview", "save_depth_image"]
 
 
 def _pyplot():
@@ -147,10 +147,15 @@ def save_simulation_preview(path, sim, *, overwrite: bool = False) -> Path:
     """
     from .errors import InputError
     from .io import render_localizations
-    from .simulate import FluctuationSimulation, SMLMSimulation
+    from .simulate import FluctuationSimulation, MATIRFSimulation, SMLMSimulation
 
     optics = sim.optics
     p, fine = optics.pixel_size_nm, optics.fine_pixel_nm
+    if isinstance(sim, MATIRFSimulation):
+        first = f"mean frame, {sim.excitation.angles_deg[0]:g} deg"
+        return save_depth_image(path, sim.depth, sim.brightness, pixel_size_nm=fine,
+                                depth_range_nm=tuple(sim.meta["depth_range_nm"]), title="ground truth depth",
+                                panels=[(first, sim.stacks[0].mean(axis=0), p)], overwrite=overwrite)
     if isinstance(sim, SMLMSimulation):
         shape = tuple(s * optics.upsample for s in sim.stack.shape[1:])
         rendered = render_localizations(sim.ground_truth, shape=shape, pixel_size_nm=fine)
@@ -158,5 +163,64 @@ def save_simulation_preview(path, sim, *, overwrite: bool = False) -> Path:
     elif isinstance(sim, FluctuationSimulation):
         truth = ("ground truth mean intensity", sim.mean_intensity, fine)
     else:
-        raise InputError(f"sim must be what simulate_smlm or simulate_fluctuation returned, got {type(sim).__name__}")
+        raise InputError(f"sim must be what simulate_smlm, simulate_fluctuation or simulate_matirf returned, got "
+                         f"{type(sim).__name__}")
     return save_panels(path, [("mean frame", sim.stack.mean(axis=0), p), truth], overwrite=overwrite)
+
+
+def save_depth_image(path, depth_nm, weight, *, pixel_size_nm: float, depth_range_nm=(0.0, 300.0), title="",
+                     panels=(), overwrite: bool = False, dpi: int = 110) -> Path:
+    """Depth colour-coded (hue, with a colour bar in nm) and weighted by intensity (brightness), as PNG.
+
+    Parameters
+    ----------
+    path : str or path-like
+    depth_nm : ndarray (H, W)
+        Depth in nm; NaN where there is nothing (drawn black).
+    weight : ndarray (H, W)
+        Brightness of each pixel (intensity); scaled to its 99.5th percentile.
+    pixel_size_nm : float
+    depth_range_nm : (float, float)
+        The ends of the colour scale.
+    title : str
+    panels : sequence of (title, image, pixel_size_nm)
+        Grey images drawn to the left (e.g. a mean frame).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> z = np.full((4, 4), np.nan); z[1, 1:3] = [40.0, 200.0]
+    >>> save_depth_image(os.path.join(tempfile.mkdtemp(), "d.png"), z, np.ones((4, 4)), pixel_size_nm=25).name
+    'd.png'
+    """
+    plt = _pyplot()
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    depth = np.asarray(depth_nm, dtype=np.float64)
+    weight = np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0).clip(min=0)
+    top = np.percentile(weight[weight > 0], 99.5) if np.any(weight > 0) else 1.0
+    norm = Normalize(*depth_range_nm)
+    cmap = colormaps["turbo"]
+    rgb = cmap(norm(np.nan_to_num(depth, nan=depth_range_nm[0])))[..., :3]
+    shade = np.where(np.isfinite(depth), np.clip(weight / top, 0, 1), 0.0)
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 4.2), squeeze=False)
+    for ax, (name, image, pixel) in zip(axes[0], panels):
+        image = np.asarray(image, dtype=np.float64)
+        h, w = image.shape
+        ax.imshow(image, cmap="gray", extent=(0, w * pixel / 1000, h * pixel / 1000, 0), interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+    ax = axes[0][-1]
+    h, w = depth.shape
+    ax.imshow(rgb * shade[..., None], extent=(0, w * pixel_size_nm / 1000, h * pixel_size_nm / 1000, 0),
+              interpolation="nearest")
+    ax.set_title(title or "depth")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("depth above the coverslip (nm)")
+    fig.tight_layout()
+    return _save(fig, path, overwrite=overwrite, dpi=dpi)

@@ -1,4 +1,4 @@
-"""``pointillist simulate smlm|fluct OUTDIR``."""
+"""``pointillist simulate smlm|fluct|matirf OUTDIR``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from .common import add_optics_options, add_overwrite_options, optics_from_args
 def register(sub) -> None:
     """Add ``pointillist simulate`` to the sub-command parsers ``sub`` (see :mod:`pointillist.cli`)."""
     parser = sub.add_parser("simulate", help="simulate a stack with its ground truth",
-                            description="Simulate an SMLM or a fluctuation stack with its ground truth.")
-    kinds = parser.add_subparsers(dest="kind", metavar="{smlm,fluct}", required=True)
+                            description="Simulate an SMLM, a fluctuation or a multi-angle TIRF acquisition with "
+                            "its ground truth.")
+    kinds = parser.add_subparsers(dest="kind", metavar="{smlm,fluct,matirf}", required=True)
     smlm = kinds.add_parser("smlm", help="single-molecule localization stack (ground_truth.csv)",
                             description="Sparse activations per frame on a structure; writes stack.tif, "
                             "ground_truth.csv (ThunderSTORM CSV, nm), meta.json and preview.png.")
@@ -20,12 +21,23 @@ def register(sub) -> None:
                              description="Fixed emitters on the fine grid that blink independently; writes "
                              "stack.tif, support.tif, mean_intensity.tif, variance.tif (fine grid), meta.json "
                              "and preview.png.")
-    for p, frames, structure in ((smlm, 361, "tubes"), (fluct, 500, "filaments")):
+    matirf = kinds.add_parser("matirf", help="multi-angle TIRF fluctuation stacks (depth.tif, angles.csv)",
+                              description="Blinking emitters in a thin layer above the coverslip (filaments with a "
+                              "smooth depth along them, crossing at different depths), one fluctuation stack per "
+                              "TIRF angle excited as I0(theta) exp(-z / d(theta)); writes angle_01.tif ..., "
+                              "angles.csv, support.tif, depth.tif (nm, NaN off the support), brightness.tif, "
+                              "volume.tif (20 nm depth bins, fine grid), meta.json and preview.png (depth "
+                              "colour-coded).")
+    all_structures = ("tubes", "filaments", "points", "rings")
+    for p, frames, structure, structures in ((smlm, 361, "tubes", all_structures),
+                                             (fluct, 500, "filaments", all_structures),
+                                             (matirf, 500, "filaments", ("filaments", "tubes", "points"))):
         p.add_argument("outdir", type=Path, metavar="OUTDIR", help="output folder")
-        p.add_argument("--frames", type=int, default=frames, help=f"number of frames (default {frames})")
+        p.add_argument("--frames", type=int, default=frames,
+                       help=f"number of frames{' per angle' if p is matirf else ''} (default {frames})")
         p.add_argument("--size", type=int, nargs="+", default=[64], metavar="PX",
                        help="frame size in camera pixels: N for N x N, or ROWS COLS (default 64)")
-        p.add_argument("--structure", choices=("tubes", "filaments", "points", "rings"), default=structure,
+        p.add_argument("--structure", choices=structures, default=structure,
                        help=f"emitter structure (default {structure}; tubes are 30 nm hollow tubes)")
         p.add_argument("--n-structures", type=int, default=None,
                        help="number of filaments/tubes/rings, or of points (default depends on the structure)")
@@ -49,14 +61,34 @@ def register(sub) -> None:
                       help="active emitters per um^2 per frame (default 6)")
     smlm.add_argument("--photons", type=float, default=2250.0, help="mean photons per emitter (default 2250)")
     smlm.add_argument("--photons-std", type=float, default=250.0, help="std of photons per emitter (default 250)")
-    fluct.add_argument("--on-probability", type=float, default=0.25, help="probability an emitter is on in a frame (default 0.25)")
-    fluct.add_argument("--brightness", type=float, default=500.0, metavar="PHOTONS",
-                       help="photons per frame of an emitter that is on (default 500)")
-    fluct.add_argument("--blinking", choices=("bernoulli", "telegraph"), default="bernoulli",
+    for p in (fluct, matirf):
+        p.add_argument("--on-probability", type=float, default=0.25,
+                       help="probability an emitter is on in a frame (default 0.25)")
+        p.add_argument("--brightness", type=float, default=500.0, metavar="PHOTONS",
+                       help="photons per frame of an emitter that is on (default 500"
+                       f"{'; at the coverslip under the most efficient angle' if p is matirf else ''})")
+        p.add_argument("--blinking", choices=("bernoulli", "telegraph"), default="bernoulli",
                        help="independent per frame (bernoulli) or on/off process with exponential times (telegraph)")
-    fluct.add_argument("--mean-on-frames", type=float, default=1.0,
+        p.add_argument("--mean-on-frames", type=float, default=1.0,
                        help="mean on-time in frames (telegraph blinking only, default 1)")
+    tirf = matirf.add_argument_group("TIRF excitation")
+    tirf.add_argument("--angles", type=_angles_option, default=None, metavar="DEG,DEG,...",
+                      help="incidence angles in degrees (default the 13 of the reference example, 62.6 to 69.8)")
+    tirf.add_argument("--excitation-wavelength", type=float, default=491.0, metavar="NM",
+                      help="excitation wavelength in nm (default 491)")
+    tirf.add_argument("--n-glass", type=float, default=1.518, help="refractive index of the coverslip (default 1.518)")
+    tirf.add_argument("--n-sample", type=float, default=1.34, help="refractive index of the sample (default 1.34)")
+    tirf.add_argument("--depth-range", type=float, nargs=2, default=[0.0, 300.0], metavar=("LOW", "HIGH"),
+                      help="the layer the emitters sit in, nm above the coverslip (default 0 300)")
     parser.set_defaults(func=run)
+
+
+def _angles_option(text: str) -> tuple:
+    """``--angles 62.6,65,69.8``: degrees, comma-separated."""
+    try:
+        return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected angles in degrees separated by commas, got {text!r}") from None
 
 
 def _camera(args, defaults):
@@ -108,9 +140,20 @@ _OPTION_OF = {"snr_db": "--snr", "density_per_um2": "--density", "photons_mean":
 def _simulate(args, optics, shape, out):
     from ..figures import save_simulation_preview
     from ..io import write_simulation
-    from ..simulate import simulate_fluctuation, simulate_smlm
+    from ..simulate import simulate_fluctuation, simulate_matirf, simulate_smlm
 
-    if args.kind == "smlm":
+    if args.kind == "matirf":
+        from ..tirf import DEFAULT_ANGLES_DEG, TIRFExcitation
+
+        excitation = TIRFExcitation(args.angles or DEFAULT_ANGLES_DEG, wavelength_nm=args.excitation_wavelength,
+                                    n_glass=args.n_glass, n_sample=args.n_sample)
+        camera = _camera(args, {"background": 50.0, "read_noise": 2.0, "offset": 100.0})
+        sim = simulate_matirf(optics=optics, excitation=excitation, shape=shape, n_frames=args.frames,
+                              structure=args.structure, n_structures=args.n_structures,
+                              depth_range_nm=args.depth_range, on_probability=args.on_probability,
+                              brightness=args.brightness, blinking_model=args.blinking,
+                              mean_on_frames=args.mean_on_frames, camera=camera, snr_db=args.snr, seed=args.seed)
+    elif args.kind == "smlm":
         camera = _camera(args, {"background": 20.0, "read_noise": 4.5, "offset": 50.0})
         sim = simulate_smlm(optics=optics, shape=shape, n_frames=args.frames, density_per_um2=args.density,
                             structure=args.structure, n_structures=args.n_structures, photons_mean=args.photons,

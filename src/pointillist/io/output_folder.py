@@ -13,6 +13,7 @@ holds the run's input or files that no pointillist command writes.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from contextlib import contextmanager
@@ -28,7 +29,10 @@ POINTILLIST_FILES = frozenset({
     "stack.tif", "ground_truth.csv", "support.tif", "mean_intensity.tif", "variance.tif",
     "intensity.tif", "background.tif", "localizations.csv", "render.tif",
     "support.zarr", "intensity.zarr", "background.zarr", "render.zarr",
+    "angles.csv", "depth.tif", "brightness.tif", "volume.tif",
 })
+#: the per-angle stacks of ``simulate matirf`` (angle_01.tif, ...)
+_NUMBERED = re.compile(r"angle_\d{2,}\.tif")
 _STAGING = ".pointillist-staging-"
 _ASIDE = ".pointillist-replaced-"
 
@@ -52,6 +56,11 @@ def _recover(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _is_ours(name: str) -> bool:
+    """A file name some pointillist command writes into an output folder."""
+    return name in POINTILLIST_FILES or bool(_NUMBERED.fullmatch(name))
+
+
 def _is_temporary(name: str) -> bool:
     """A temporary file of pointillist's atomic writers (``.intensity-1a2b3c.tmp.tif``), left by a killed run."""
     return name.startswith(".") and ".tmp" in name
@@ -65,7 +74,7 @@ def _check_replaceable(target: Path, inputs, force: bool) -> None:
             raise InputError(f"the output folder {target} holds the input {item.name}; --overwrite would delete it. "
                              "Write the results to another folder")
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in target.iterdir()
-                     if p.name not in POINTILLIST_FILES and not _is_temporary(p.name))
+                     if not _is_ours(p.name) and not _is_temporary(p.name))
     if foreign and not force:
         shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
         raise InputError(f"the output folder {target} holds files that pointillist does not write ({shown}); "

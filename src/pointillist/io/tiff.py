@@ -667,6 +667,7 @@ def write_tiff(
     pixel_size_nm: float | None = None,
     overwrite: bool = False,
     dtype=np.float32,
+    allow_nan: bool = False,
 ) -> Path:
     """Write a 2-D image or a 3-D stack as an ImageJ TIFF, atomically.
 
@@ -690,6 +691,9 @@ def write_tiff(
     dtype : {float32, uint16, uint8}, default float32
         Stored type. Integer types are for camera-like stacks: the values
         must already be integers in range (nothing is rounded or clipped).
+    allow_nan : bool, default False
+        Let float32 images hold NaN, for maps that are undefined in places
+        (a depth map off the support); infinities are still refused.
 
     Returns
     -------
@@ -725,7 +729,7 @@ def write_tiff(
             f"pixel_size_nm must be a positive number of nm in [{_PIXEL_SIZE_RANGE_NM[0]:g}, {_PIXEL_SIZE_RANGE_NM[1]:g}] "
             f"(the TIFF resolution tags cannot record other values) or None, got {pixel_size_nm!r}"
         )
-    _check_writable(image, dtype)
+    _check_writable(np.nan_to_num(image, nan=0.0) if allow_nan and dtype.kind == "f" else image, dtype)
 
     stack = image if image.ndim == 3 else image[np.newaxis]
     metadata = {"axes": "TYX" if image.ndim == 3 else "YX"}
