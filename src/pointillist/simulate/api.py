@@ -327,12 +327,8 @@ def simulate_fluctuation(
     h, w = _shape(shape)
     if n_frames < 2:
         raise InputError(f"a fluctuation stack needs at least 2 frames, got {n_frames}")
-    snr_db = _snr(snr_db)
-    on_probability = real_number("on_probability", on_probability, low=0, high=1, include_low=False, include_high=True)
-    brightness = real_number("brightness (photons per frame)", brightness, low=0, high=1e9, include_low=False)
-    mean_on_frames = real_number("mean_on_frames", mean_on_frames, low=0, high=1e9, include_low=False)
-    if camera is None:
-        camera = Camera(background=0.0 if snr_db is not None else 50.0, read_noise=2.0, gain=1.0, offset=100.0)
+    snr_db, on_probability, brightness, mean_on_frames, camera = _blinking_settings(
+        snr_db, on_probability, brightness, mean_on_frames, camera)
     seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)
     p, q, fine = optics.pixel_size_nm, optics.upsample, optics.fine_pixel_nm
     fine_shape = (h * q, w * q)
@@ -392,6 +388,17 @@ def simulate_fluctuation(
     return FluctuationSimulation(
         stack=stack, support=support, mean_intensity=mean_intensity, variance=variance, optics=optics, meta=meta
     )
+
+
+def _blinking_settings(snr_db, on_probability, brightness, mean_on_frames, camera):
+    """The checked blinking and camera settings of the fluctuation simulators (and their default camera)."""
+    snr_db = _snr(snr_db)
+    on_probability = real_number("on_probability", on_probability, low=0, high=1, include_low=False, include_high=True)
+    brightness = real_number("brightness (photons per frame)", brightness, low=0, high=1e9, include_low=False)
+    mean_on_frames = real_number("mean_on_frames", mean_on_frames, low=0, high=1e9, include_low=False)
+    if camera is None:
+        camera = Camera(background=0.0 if snr_db is not None else 50.0, read_noise=2.0, gain=1.0, offset=100.0)
+    return snr_db, on_probability, brightness, mean_on_frames, camera
 
 
 def _noise_variance(stack, clean, camera, snr_db) -> float:

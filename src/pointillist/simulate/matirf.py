@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError, real_number
+from ..errors import InputError
 from ..optics import Optics
 from ..tirf import TIRFExcitation
-from .api import _noise_variance, _noisy_stack, _seeds, _shape, _snr
+from .api import _blinking_settings, _noise_variance, _noisy_stack, _seeds, _shape
 from .camera import Camera
 from .dynamics import blinking
 from .render import render_fixed_emitters
@@ -175,11 +175,8 @@ def simulate_matirf(
         raise InputError(f"depth_range_nm must be (low, high) in nm, got {depth_range_nm!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
         raise InputError(f"depth_range_nm must satisfy 0 <= low < high (nm), got {depth_range_nm!r}")
-    snr_db = _snr(snr_db)
-    on_probability = real_number("on_probability", on_probability, low=0, high=1, include_low=False, include_high=True)
-    brightness = real_number("brightness (photons per frame)", brightness, low=0, high=1e9, include_low=False)
-    if camera is None:
-        camera = Camera(background=0.0 if snr_db is not None else 50.0, read_noise=2.0, gain=1.0, offset=100.0)
+    snr_db, on_probability, brightness, mean_on_frames, camera = _blinking_settings(
+        snr_db, on_probability, brightness, mean_on_frames, camera)
     seed, (rng_struct, rng_dyn, rng_noise) = _seeds(seed)
     p, q, fine = optics.pixel_size_nm, optics.upsample, optics.fine_pixel_nm
     fine_shape = (h * q, w * q)
