@@ -22,6 +22,7 @@ from .optics import Optics
 # Public functions that live in heavier modules, loaded on first use.
 _LAZY = {
     "colorme": ("pointillist.methods.colorme.api", "colorme"),
+    "colorme_3d": ("pointillist.methods.colorme3d.api", "colorme_3d"),
     "localize": ("pointillist.methods.smlm.api", "localize"),
     "pnp_colorme": ("pointillist.methods.pnp.api", "pnp_colorme"),
     "sofi": ("pointillist.methods.baselines.sofi", "sofi"),
