@@ -52,3 +52,33 @@ def test_inputs_are_checked(sim):
         colorme_3d(stacks, excitation=DEFAULT_ANGLES_DEG, optics=OPTICS)
     with pytest.raises(InputError, match="axial_input"):
         colorme_3d(stacks, excitation=EXC, optics=OPTICS, axial_input="both")
+
+
+def test_reconstruct_3d_cli(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from pointillist.cli.main import main
+
+    sim = tmp_path / "mt"
+    assert main(["simulate", "matirf", str(sim), "--size", "12", "--frames", "60", "--angles", "62.6,64.4,66.8,69.8",
+                 "--upsample", "2", "--snr", "20", "--seed", "4", "--no-preview"]) == 0
+    stacks = [str(sim / f"angle_0{k}.tif") for k in (1, 2, 3, 4)]
+    out = tmp_path / "rec"
+    assert main(["reconstruct-3d", *stacks, "--angles", str(sim / "angles.csv"), "-o", str(out), "--upsample", "2",
+                 "--quiet"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"support.tif", "intensity.tif", "depth.tif", "volume.tif", "run.json", "preview.png", "angles.png"} <= names
+    support = tifffile.imread(out / "support.tif").astype(bool)
+    depth = tifffile.imread(out / "depth.tif")
+    assert tifffile.imread(out / "intensity.tif").shape == (4, 24, 24) and support.any()
+    assert np.isnan(depth[~support]).all() and np.nanmax(depth) <= 300
+    record = json.loads((out / "run.json").read_text())
+    assert record["method"] == "colorme-3d" and len(record["inputs"]) == 4
+    assert record["parameters"]["excitation"]["angles_deg"] == [62.6, 64.4, 66.8, 69.8]
+    # a stack the angles file does not list is refused before anything is computed
+    assert main(["reconstruct-3d", *stacks[:3], "--angles", str(sim / "angles.csv"), "-o", str(tmp_path / "bad"),
+                 "--upsample", "2", "--quiet"]) == 2
+    assert "angle_04.tif, which is not among the stacks" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

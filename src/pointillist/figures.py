@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_panels", "save_curves", "save_convergence", "save_simulation_preview", "save_depth_image"]
+__all__ = ["save_panels", "save_curves", "save_convergence", "save_simulation_preview", "save_depth_image",
+           "save_angle_decay"]
 
 
 def _pyplot():
@@ -222,5 +223,38 @@ def save_depth_image(path, depth_nm, weight, *, pixel_size_nm: float, depth_rang
     ax.set_ylabel("y (µm)")
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.046, pad=0.04)
     bar.set_label("depth above the coverslip (nm)")
+    fig.tight_layout()
+    return _save(fig, path, overwrite=overwrite, dpi=dpi)
+
+
+def save_angle_decay(path, angles_deg, measured, fitted, labels, *, overwrite: bool = False, dpi: int = 110) -> Path:
+    """Intensity against incidence angle for a few pixels: measured (points) and the depth model's fit (lines).
+
+    Parameters
+    ----------
+    path : str or path-like
+    angles_deg : sequence of float (K,)
+    measured, fitted : array_like (n, K)
+        One row per pixel.
+    labels : sequence of str (n,)
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> save_angle_decay(os.path.join(tempfile.mkdtemp(), "a.png"), [63, 66], [[2.0, 1.0]], [[2.1, 0.9]], ["p"]).name
+    'a.png'
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.8, 4.2))
+    order = np.argsort(angles_deg)
+    angles = np.asarray(angles_deg, dtype=np.float64)[order]
+    for label, m, f in zip(labels, np.asarray(measured, dtype=np.float64), np.asarray(fitted, dtype=np.float64)):
+        line = ax.plot(angles, f[order], label=label)[0]
+        ax.plot(angles, m[order], "o", color=line.get_color(), markersize=4)
+    ax.set_xlabel("incidence angle (deg)")
+    ax.set_ylabel("intensity (photons per frame)")
+    ax.set_title("intensity per angle (points) and fitted depth model (lines)")
+    if len(labels):
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path, overwrite=overwrite, dpi=dpi)

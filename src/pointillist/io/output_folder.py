@@ -29,7 +29,7 @@ POINTILLIST_FILES = frozenset({
     "stack.tif", "ground_truth.csv", "support.tif", "mean_intensity.tif", "variance.tif",
     "intensity.tif", "background.tif", "localizations.csv", "render.tif",
     "support.zarr", "intensity.zarr", "background.zarr", "render.zarr",
-    "angles.csv", "depth.tif", "brightness.tif", "volume.tif",
+    "angles.csv", "depth.tif", "brightness.tif", "volume.tif", "angles.png", "depth.zarr", "volume.zarr",
 })
 #: the per-angle stacks of ``simulate matirf`` (angle_01.tif, ...)
 _NUMBERED = re.compile(r"angle_\d{2,}\.tif")
