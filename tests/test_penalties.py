@@ -19,6 +19,7 @@ SEPARABLE = {
     "cel0": lambda: CEL0(0.3, norms=NORMS),
     "cel0-signed": lambda: CEL0(0.3, norms=NORMS, nonneg=False),
     "nonneg": lambda: NonNegative(),
+    "nonneg-on-support": lambda: NonNegative(mask=(torch.arange(N) % 3 != 0).to(torch.float64)),
 }
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import InputError
@@ -35,16 +37,28 @@ class Penalty:
 
 
 class NonNegative(Penalty):
-    """The indicator of ``x >= 0`` (the prox is the projection).
+    """The indicator of ``x >= 0``, and of ``x = 0`` where ``mask`` is 0 (the prox is the projection).
+
+    Parameters
+    ----------
+    mask : tensor, optional
+        1 where ``x`` may be non-zero (a support), 0 elsewhere; shaped like ``x``.
 
     Examples
     --------
     >>> NonNegative().prox(torch.tensor([-1.0, 2.0]), 1.0)
     tensor([0., 2.])
+    >>> NonNegative(mask=torch.tensor([1.0, 0.0])).prox(torch.tensor([3.0, 2.0]), 1.0)
+    tensor([3., 0.])
     """
 
+    def __init__(self, mask=None):
+        self.mask = mask
+
     def value(self, x):
+        if self.mask is not None and bool((x * (1 - self.mask)).abs().max() > 0):
+            return math.inf
         return self._constraint_value(x)
 
     def prox(self, z, step):
-        return z.clamp_min(0)
+        return z.clamp_min(0) if self.mask is None else z.clamp_min(0) * self.mask

@@ -26,7 +26,7 @@ import torch
 
 from ...errors import InputError
 from ...operators import LinearOperator
-from ...penalties import Penalty
+from ...penalties import NonNegative
 from ...penalties.tv import div2d, grad2d
 from ...solvers import SolverOptions, conjugate_gradient, fista
 
@@ -85,19 +85,6 @@ class _IntensityFit:
         gx = self.psi.adjoint(res) - self.mu * div2d(grad2d(x))
         gb = res - self.beta * div2d(grad2d(b)) if self.fit_background else torch.zeros_like(b)
         return self.packed.join(gx, gb)
-
-
-class _Projection(Penalty):
-    """Indicator of ``{x >= 0, x = 0 off the support} x {b >= 0}``."""
-
-    def __init__(self, mask_flat):
-        self.mask = mask_flat
-
-    def value(self, z):
-        return 0.0
-
-    def prox(self, z, step):
-        return z.clamp_min(0) * self.mask
 
 
 @dataclass
@@ -186,7 +173,7 @@ def solve_intensity(psi: LinearOperator, ybar: torch.Tensor, support: torch.Tens
     res = conjugate_gradient(hessian, -g0 * mask, start * mask, precondition=lambda r: r * inverse, tol=CG_TOL,
                              max_iter=options.max_iter)
     if not (res.converged and bool((res.x >= 0).all())):
-        res = fista(f, _Projection(mask), res.x.clamp_min(0) * mask, options=options)
+        res = fista(f, NonNegative(mask=mask), res.x.clamp_min(0) * mask, options=options)
     x, b = packed.split(res.x)
     return x, b, res, f
 

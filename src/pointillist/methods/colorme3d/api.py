@@ -27,7 +27,7 @@ from ..._device import resolve_device
 from ...acquisition import as_acquisition
 from ...errors import InputError
 from ...optics import Optics
-from ...penalties import Penalty
+from ...penalties import NonNegative
 from ...result import Result
 from ...scheduler import Scheduler
 from ...solvers import SolverOptions, fista
@@ -79,19 +79,6 @@ class Colorme3DResult(Result):
     def image(self) -> np.ndarray:
         """The depth map (nm)."""
         return self.depth
-
-
-class _OnSupport(Penalty):
-    """Indicator of ``{r >= 0, r = 0 off the support}``."""
-
-    def __init__(self, mask):
-        self.mask = mask
-
-    def value(self, x):
-        return 0.0
-
-    def prox(self, z, step):
-        return z.clamp_min(0) * self.mask
 
 
 def _sum_stats(stats):
@@ -194,7 +181,7 @@ def colorme_3d(stacks, *, excitation: TIRFExcitation, optics: Optics, penalty: s
         fits = []
         for k, st in enumerate(stats):
             fit = CovarianceFit(op, st, device=dev)
-            r = fista(fit, _OnSupport(mask), torch.zeros_like(fit.v),
+            r = fista(fit, NonNegative(mask=mask), torch.zeros_like(fit.v),
                       options=SolverOptions(max_iter=2000, tol=1e-5, record_objective=False)).x
             fits.append(fit.noise_variance(r))
             fine[f"amplitude_{k}"] = torch.sqrt(r.clamp_min(0) * fit.scale).cpu().numpy()
