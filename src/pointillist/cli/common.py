@@ -60,15 +60,18 @@ def open_run_scheduler(args):
     return open_scheduler(workers=args.workers, scheduler=args.scheduler, threads=args.threads)
 
 
-def write_image(folder: Path, name: str, image, *, pixel_size_nm: float, fmt: str, dtype="float32") -> str:
-    """Write ``NAME.tif`` or, with ``--format zarr``, the OME-Zarr folder ``NAME.zarr``; returns the file name."""
+def write_image(folder: Path, name: str, image, *, pixel_size_nm: float, fmt: str, dtype="float32",
+                allow_nan: bool = False) -> str:
+    """Write ``NAME.tif`` or, with ``--format zarr``, the OME-Zarr folder ``NAME.zarr``; returns the file name.
+
+    ``allow_nan`` lets a map be undefined in places (a depth map off the support); Zarr always allows it."""
     from ..io import write_tiff
     from ..io.ome_zarr import write_ome_zarr
 
     if fmt == "zarr":
         write_ome_zarr(folder / f"{name}.zarr", image, pixel_size_nm=pixel_size_nm, dtype=dtype)
         return f"{name}.zarr"
-    write_tiff(folder / f"{name}.tif", image, pixel_size_nm=pixel_size_nm, dtype=dtype)
+    write_tiff(folder / f"{name}.tif", image, pixel_size_nm=pixel_size_nm, dtype=dtype, allow_nan=allow_nan)
     return f"{name}.tif"
 
 

@@ -68,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
         write_image(out, "support", res.support.astype("uint8"), pixel_size_nm=fine, fmt=args.format, dtype="uint8")
         write_image(out, "intensity", res.intensities, pixel_size_nm=fine, fmt=args.format)
         write_image(out, "volume", res.volume, pixel_size_nm=fine, fmt=args.format)
-        if args.format == "zarr":
-            write_image(out, "depth", res.depth, pixel_size_nm=fine, fmt="zarr")
-        else:
-            from ..io import write_tiff
-
-            write_tiff(out / "depth.tif", res.depth, pixel_size_nm=fine, allow_nan=True)
+        write_image(out, "depth", res.depth, pixel_size_nm=fine, fmt=args.format, allow_nan=True)
         weight = res.intensities.mean(axis=0)
         save_depth_image(out / "preview.png", res.depth, weight, pixel_size_nm=fine,
                          depth_range_nm=(0.0, float(res.edges_nm[-1])), title="3D-COL0RME depth",
