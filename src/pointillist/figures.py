@@ -184,8 +184,9 @@ def save_depth_image(path, depth_nm, weight, *, pixel_size_nm: float, depth_rang
     depth_range_nm : (float, float)
         The ends of the colour scale.
     title : str
-    panels : sequence of (title, image, pixel_size_nm)
-        Grey images drawn to the left (e.g. a mean frame).
+    panels : sequence of (title, image, pixel_size_nm) or (title, depth_nm, pixel_size_nm, weight)
+        Images drawn to the left: grey (e.g. a mean frame), or with a weight another depth map colour-coded on
+        the same scale (e.g. the truth).
 
     Examples
     --------
@@ -193,30 +194,41 @@ def save_depth_image(path, depth_nm, weight, *, pixel_size_nm: float, depth_rang
     >>> z = np.full((4, 4), np.nan); z[1, 1:3] = [40.0, 200.0]
     >>> save_depth_image(os.path.join(tempfile.mkdtemp(), "d.png"), z, np.ones((4, 4)), pixel_size_nm=25).name
     'd.png'
+    >>> save_depth_image(os.path.join(tempfile.mkdtemp(), "t.png"), z, np.ones((4, 4)), pixel_size_nm=25,
+    ...                  panels=[("truth", z, 25, np.ones((4, 4)))]).name
+    't.png'
     """
     plt = _pyplot()
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    depth = np.asarray(depth_nm, dtype=np.float64)
-    weight = np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0).clip(min=0)
-    top = np.percentile(weight[weight > 0], 99.5) if np.any(weight > 0) else 1.0
     norm = Normalize(*depth_range_nm)
     cmap = colormaps["turbo"]
-    rgb = cmap(norm(np.nan_to_num(depth, nan=depth_range_nm[0])))[..., :3]
-    shade = np.where(np.isfinite(depth), np.clip(weight / top, 0, 1), 0.0)
+
+    def coloured(depth, weight):
+        depth = np.asarray(depth, dtype=np.float64)
+        weight = np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0).clip(min=0)
+        top = np.percentile(weight[weight > 0], 99.5) if np.any(weight > 0) else 1.0
+        rgb = cmap(norm(np.nan_to_num(depth, nan=depth_range_nm[0])))[..., :3]
+        return rgb * np.where(np.isfinite(depth), np.clip(weight / top, 0, 1), 0.0)[..., None]
+
+    depth = np.asarray(depth_nm, dtype=np.float64)
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 4.2), squeeze=False)
-    for ax, (name, image, pixel) in zip(axes[0], panels):
+    for ax, (name, image, pixel, *panel_weight) in zip(axes[0], panels):
         image = np.asarray(image, dtype=np.float64)
         h, w = image.shape
-        ax.imshow(image, cmap="gray", extent=(0, w * pixel / 1000, h * pixel / 1000, 0), interpolation="nearest")
+        extent = (0, w * pixel / 1000, h * pixel / 1000, 0)
+        if panel_weight:  # another depth map, on the same colour scale
+            ax.imshow(coloured(image, panel_weight[0]), extent=extent, interpolation="nearest")
+        else:
+            ax.imshow(image, cmap="gray", extent=extent, interpolation="nearest")
         ax.set_title(name)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
     ax = axes[0][-1]
     h, w = depth.shape
-    ax.imshow(rgb * shade[..., None], extent=(0, w * pixel_size_nm / 1000, h * pixel_size_nm / 1000, 0),
+    ax.imshow(coloured(depth, weight), extent=(0, w * pixel_size_nm / 1000, h * pixel_size_nm / 1000, 0),
               interpolation="nearest")
     ax.set_title(title or "depth")
     ax.set_xlabel("x (µm)")

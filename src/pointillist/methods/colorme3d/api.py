@@ -36,7 +36,7 @@ from ...tirf import TIRFExcitation, depth_bin_matrix, depth_edges
 from ..colorme.intensity import estimate_intensity
 from ..colorme.support import PENALTIES, estimate_support, support_operator
 from ..colorme.tiled import DEFAULT_BLOCK_FRAMES, DEFAULT_TILE_SIZE, check_covariance_inputs, tile_statistics
-from .axial import DEFAULT_AXIAL_MU, axial_reconstruction
+from .axial import AXIAL_MAX_ITER, DEFAULT_AXIAL_MU, axial_reconstruction
 
 __all__ = ["Colorme3DResult", "colorme_3d", "AXIAL_INPUTS"]
 
@@ -212,7 +212,7 @@ def colorme_3d(stacks, *, excitation: TIRFExcitation, optics: Optics, penalty: s
     amplitudes = np.stack([run.fine[f"amplitude_{k}"] for k in range(k_angles)])
     data = amplitudes if axial_input == "amplitude" else np.clip(intensities, 0, None)
     axial = axial_reconstruction(data, support, depth_bin_matrix(excitation, edges), edges,
-                                 mu=axial_mu, device=dev)
+                                 mu=axial_mu, max_iter=AXIAL_MAX_ITER if axial_mu > 0 else 1000, device=dev)
     params = {"penalty": penalty, "lambda_ratio": lambda_ratio, "axial_mu": axial_mu,
               "depth_max_nm": float(edges[-1]), "depth_step_nm": float(edges[1] - edges[0]),
               "excitation": excitation.as_dict(), "tile_size": tile_size, "tile_margin": margin,
