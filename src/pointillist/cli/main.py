@@ -13,9 +13,9 @@ import threading
 
 from .. import __version__
 from ..errors import InputError
-from . import batch, evaluate, info, localize, reconstruct, reconstruct3d, simulate, train
+from . import batch, evaluate, info, localize, postprocess, reconstruct, reconstruct3d, simulate, train
 
-COMMANDS = (simulate, reconstruct, reconstruct3d, localize, batch, train, evaluate, info)
+COMMANDS = (simulate, reconstruct, reconstruct3d, localize, postprocess, batch, train, evaluate, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

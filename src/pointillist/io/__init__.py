@@ -9,7 +9,8 @@ success) and refuses to replace an existing file unless ``overwrite=True``.
 from ..localizations import Localizations
 from .atomic import atomic_output, atomic_path, write_json, write_text
 from .hashing import file_sha256
-from .localization_csv import read_localizations, write_localizations
+from .localization_csv import read_localizations, write_localizations, write_smlm_challenge_csv
+from .picasso import write_picasso_hdf5
 from .render import render_localizations
 from .simulation import write_simulation
 from .tiff import Stack, read_stack, tiff_info, to_photons, write_tiff
@@ -27,7 +28,9 @@ __all__ = [
     "to_photons",
     "write_json",
     "write_localizations",
+    "write_picasso_hdf5",
     "write_simulation",
+    "write_smlm_challenge_csv",
     "write_text",
     "write_tiff",
 ]

@@ -19,7 +19,7 @@ from ..errors import InputError
 from .atomic import atomic_output
 from ..localizations import Localizations
 
-__all__ = ["read_localizations", "write_localizations", "CSV_FORMATS"]
+__all__ = ["read_localizations", "write_localizations", "write_smlm_challenge_csv", "CSV_FORMATS"]
 
 # Recognised layouts: name -> (required columns, optional columns), mapping
 # Localizations fields to header names (lower case, quotes stripped). The
@@ -115,6 +115,47 @@ def write_localizations(path: str | os.PathLike, locs: Localizations, *, overwri
         header.append("uncertainty_xy [nm]")
         columns.append(_fmt(locs.uncertainty_nm))
     lines = [",".join(f'"{name}"' for name in header)]
+    lines.extend(",".join(row) for row in zip(*columns))
+    with atomic_output(path, overwrite=overwrite, mode="w") as f:
+        f.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_smlm_challenge_csv(path: str | os.PathLike, locs: Localizations, *, overwrite: bool = False) -> Path:
+    """Write the SMLM challenge 2016 layout ``frame,x [nm],y [nm],intensity``, atomically.
+
+    The header is written unquoted, ``frame`` is 1-based (``locs.frame + 1``)
+    and ``intensity`` is ``locs.photons``; :func:`read_localizations` reads
+    the file back as the ``"smlm_challenge"`` format.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; its folder must exist.
+    locs : Localizations
+        Table to write, in its current row order.
+    overwrite : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> locs = Localizations(frame=[0, 2], x_nm=[12.5, 300.0], y_nm=[40.0, 7.25], photons=[900.0, 1200.0])
+    >>> path = write_smlm_challenge_csv(Path(tempfile.mkdtemp()) / "challenge.csv", locs)
+    >>> print(path.read_text(), end="")
+    frame,x [nm],y [nm],intensity
+    1,12.5,40.0,900.0
+    3,300.0,7.25,1200.0
+    """
+    if not isinstance(locs, Localizations):
+        raise InputError(f"locs must be a Localizations table, got {type(locs).__name__}")
+    columns = [[str(f) for f in (locs.frame + 1).tolist()], _fmt(locs.x_nm), _fmt(locs.y_nm), _fmt(locs.photons)]
+    lines = ["frame,x [nm],y [nm],intensity"]
     lines.extend(",".join(row) for row in zip(*columns))
     with atomic_output(path, overwrite=overwrite, mode="w") as f:
         f.write("\n".join(lines) + "\n")

@@ -30,6 +30,7 @@ POINTILLIST_FILES = frozenset({
     "intensity.tif", "background.tif", "localizations.csv", "render.tif",
     "support.zarr", "intensity.zarr", "background.zarr", "render.zarr",
     "angles.csv", "depth.tif", "brightness.tif", "volume.tif", "angles.png", "depth.zarr", "volume.zarr",
+    "locs.csv", "drift.csv", "drift.png", "render.png", "frc.png", "locs.hdf5", "locs.yaml", "locs_smlm.csv",
 })
 #: the per-angle stacks of ``simulate matirf`` (angle_01.tif, ...)
 _NUMBERED = re.compile(r"angle_\d{2,}\.tif")
