@@ -63,6 +63,14 @@ def _fmt(values: np.ndarray) -> list[str]:
     return [repr(v) for v in values.tolist()]
 
 
+def _write_rows(path, header: str, columns: list[list[str]], overwrite: bool) -> Path:
+    lines = [header]
+    lines.extend(",".join(row) for row in zip(*columns))
+    with atomic_output(path, overwrite=overwrite, mode="w") as f:
+        f.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
 def write_localizations(path: str | os.PathLike, locs: Localizations, *, overwrite: bool = False) -> Path:
     """Write a ThunderSTORM-style CSV, atomically.
 
@@ -114,11 +122,7 @@ def write_localizations(path: str | os.PathLike, locs: Localizations, *, overwri
     if locs.uncertainty_nm is not None:
         header.append("uncertainty_xy [nm]")
         columns.append(_fmt(locs.uncertainty_nm))
-    lines = [",".join(f'"{name}"' for name in header)]
-    lines.extend(",".join(row) for row in zip(*columns))
-    with atomic_output(path, overwrite=overwrite, mode="w") as f:
-        f.write("\n".join(lines) + "\n")
-    return Path(path)
+    return _write_rows(path, ",".join(f'"{name}"' for name in header), columns, overwrite)
 
 
 def write_smlm_challenge_csv(path: str | os.PathLike, locs: Localizations, *, overwrite: bool = False) -> Path:
@@ -155,11 +159,7 @@ def write_smlm_challenge_csv(path: str | os.PathLike, locs: Localizations, *, ov
     if not isinstance(locs, Localizations):
         raise InputError(f"locs must be a Localizations table, got {type(locs).__name__}")
     columns = [[str(f) for f in (locs.frame + 1).tolist()], _fmt(locs.x_nm), _fmt(locs.y_nm), _fmt(locs.photons)]
-    lines = ["frame,x [nm],y [nm],intensity"]
-    lines.extend(",".join(row) for row in zip(*columns))
-    with atomic_output(path, overwrite=overwrite, mode="w") as f:
-        f.write("\n".join(lines) + "\n")
-    return Path(path)
+    return _write_rows(path, "frame,x [nm],y [nm],intensity", columns, overwrite)
 
 
 def _match_format(names: list[str], path: Path) -> tuple[str, dict[str, int]]:
