@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError, real_number
 from ..localizations import Localizations
 from .atomic import _check_target, atomic_path, write_text
+from .render import _check_shape
 
 __all__ = ["PICASSO_DTYPE", "write_picasso_hdf5"]
 
@@ -110,13 +111,7 @@ def write_picasso_hdf5(
         raise InputError(f"Picasso localization files end in .hdf5, got {path.name!r}; rename the output")
     yaml_path = path.with_suffix(".yaml")
     pixel = real_number("pixel_size_nm", pixel_size_nm, low=0.0, include_low=False)
-    try:
-        height, width = (int(v) for v in image_shape)
-        ok = (height, width) == tuple(image_shape) and height > 0 and width > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"image_shape must be two positive integers (rows, columns), got {image_shape!r}")
+    height, width = _check_shape(image_shape, "image_shape")
     frames = locs.n_frames if n_frames is None else n_frames
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < max(locs.n_frames, 1):
         raise InputError(f"n_frames must be an integer >= {max(locs.n_frames, 1)} (the frames in locs), got {frames!r}")

@@ -18,14 +18,14 @@ _TRUNCATE = 5.0
 _BATCH_VALUES = 4_000_000
 
 
-def _check_shape(shape) -> tuple[int, int]:
+def _check_shape(shape, name: str = "shape") -> tuple[int, int]:
     try:
         rows, cols = (int(n) for n in shape)
         ok = (rows, cols) == tuple(shape) and rows > 0 and cols > 0
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise InputError(f"shape must be two positive integers (rows, columns), got {shape!r}")
+        raise InputError(f"{name} must be two positive integers (rows, columns), got {shape!r}")
     return rows, cols
 
 
