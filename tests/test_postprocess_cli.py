@@ -148,3 +148,37 @@ def test_bad_input_is_one_line(tmp_path, capsys, content, options, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("pointillist: error:") and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_drift_of_a_simulated_stack_is_recovered_after_localization(tmp_path):
+    """Issue 19's known answer: a stack drifting 200 nm (linear in x, sinusoidal in y), DeepCEL0, then RCC."""
+    from pointillist import localize
+    from pointillist.optics import Optics
+    from pointillist.simulate import simulate_smlm
+
+    optics = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
+    n = 200
+    f = np.arange(n)
+    drift = np.stack([200.0 * f / (n - 1), 100.0 * np.sin(2 * np.pi * f / n)], axis=1)
+    sim = simulate_smlm(optics=optics, shape=(32, 32), n_frames=n, structure="tubes", snr_db=15, drift_nm=drift,
+                        seed=3)
+    write_localizations(tmp_path / "locs.csv", localize(sim.stack, optics=optics, method="deepcel0"))
+    out = tmp_path / "post"
+    assert main(["postprocess", str(tmp_path / "locs.csv"), "-o", str(out), "--drift", "rcc",
+                 "--drift-segment", "10"]) == 0
+    with open(out / "drift.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    est = np.array([[float(r["drift x [nm]"]), float(r["drift y [nm]"])] for r in rows])
+    truth = drift - drift.mean(axis=0)
+    assert np.sqrt(np.mean(truth ** 2)) > 50  # the drift to find is large
+    assert np.sqrt(np.mean((est - est.mean(axis=0) - truth) ** 2)) < 10  # measured 4.0 nm
+
+
+def test_simulated_drift_must_give_one_shift_per_frame():
+    from pointillist.errors import InputError
+    from pointillist.optics import Optics
+    from pointillist.simulate import simulate_smlm
+
+    optics = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
+    with pytest.raises(InputError, match=r"drift_nm must be finite .* shape \(5, 2\)"):
+        simulate_smlm(optics=optics, shape=(8, 8), n_frames=5, drift_nm=np.zeros((4, 2)), seed=0)

@@ -164,6 +164,7 @@ def simulate_smlm(
     photons_std: float = 250.0,
     camera: Camera | None = None,
     snr_db: float | None = None,
+    drift_nm=None,
     seed: int | None = None,
     progress: bool = False,
 ) -> SMLMSimulation:
@@ -195,6 +196,9 @@ def simulate_smlm(
         gain 1, offset 50 ADU; background 0 with ``snr_db``).
     snr_db : float, optional
         Target SNR per frame instead of the camera model.
+    drift_nm : array_like (n_frames, 2), optional
+        Stage drift ``(x, y)`` in nm of each frame, added to every emitter of that frame in the images; the
+        ground truth keeps the positions without drift (what drift correction should recover).
     seed : int, optional
         Seed of every random step; a fresh one (recorded in ``meta``) if omitted.
     progress : bool, default False
@@ -234,8 +238,15 @@ def simulate_smlm(
         photons_std=photons_std,
         rng=rng_dyn,
     )
+    dx = dy = 0.0
+    if drift_nm is not None:
+        drift = np.asarray(drift_nm, dtype=np.float64)
+        if drift.shape != (n_frames, 2) or not np.all(np.isfinite(drift)):
+            raise InputError(f"drift_nm must be finite (x, y) nm for each of the {n_frames} frames, shape "
+                             f"({n_frames}, 2); got shape {drift.shape}")
+        dx, dy = drift[gt.frame, 0], drift[gt.frame, 1]
     clean = render_events(
-        gt.frame, gt.x_nm, gt.y_nm, gt.photons, n_frames=n_frames, shape=(h, w), pixel_size_nm=p, sigma_nm=optics.sigma_nm
+        gt.frame, gt.x_nm + dx, gt.y_nm + dy, gt.photons, n_frames=n_frames, shape=(h, w), pixel_size_nm=p, sigma_nm=optics.sigma_nm
     )
     stack, achieved = _noisy_stack(clean, camera, snr_db, "energy", rng_noise)
     meta = {
@@ -253,6 +264,7 @@ def simulate_smlm(
         "camera": None if snr_db is not None else camera.as_dict(),
         "background_photons": camera.background,
         "snr_db": snr_db,
+        "drift_nm": None if drift_nm is None else np.asarray(drift_nm, dtype=np.float64).tolist(),
         "snr_definition": "10 log10(|clean|^2/|clean-noisy|^2) per frame" if snr_db is not None else None,
         "snr_db_achieved_mean": None if achieved is None else float(np.mean(achieved)),
         "stack_units": "photons (float32)" if snr_db is not None else f"ADU (uint16); {camera.photons_to_adu_help()}",
