@@ -182,3 +182,13 @@ def test_simulated_drift_must_give_one_shift_per_frame():
     optics = Optics(pixel_size_nm=100, psf_fwhm_nm=258.21, upsample=4)
     with pytest.raises(InputError, match=r"drift_nm must be finite .* shape \(5, 2\)"):
         simulate_smlm(optics=optics, shape=(8, 8), n_frames=5, drift_nm=np.zeros((4, 2)), seed=0)
+
+
+def test_simulate_smlm_drift_option_records_the_drift(tmp_path):
+    assert main(["simulate", "smlm", str(tmp_path / "sim"), "--size", "16", "--frames", "21", "--drift", "200",
+                 "--seed", "0", "--no-preview"]) == 0
+    drift = np.array(json.loads((tmp_path / "sim" / "meta.json").read_text())["drift_nm"])
+    assert drift.shape == (21, 2)
+    assert drift[0].tolist() == [0.0, 0.0] and drift[-1, 0] == 200.0 and np.isclose(drift[5, 1], 100.0)
+    assert main(["simulate", "smlm", str(tmp_path / "bad"), "--size", "16", "--frames", "5", "--drift", "nan",
+                 "--no-preview"]) == 2

@@ -61,6 +61,10 @@ def register(sub) -> None:
                       help="active emitters per um^2 per frame (default 6)")
     smlm.add_argument("--photons", type=float, default=2250.0, help="mean photons per emitter (default 2250)")
     smlm.add_argument("--photons-std", type=float, default=250.0, help="std of photons per emitter (default 250)")
+    smlm.add_argument("--drift", type=float, default=None, metavar="NM",
+                      help="stage drift: x grows linearly from 0 to NM over the frames, y is a sine of amplitude "
+                      "NM / 2 over one period; the drift of every frame is in meta.json (drift_nm), the ground "
+                      "truth is without it")
     for p in (fluct, matirf):
         p.add_argument("--on-probability", type=float, default=0.25,
                        help="probability an emitter is on in a frame (default 0.25)")
@@ -134,7 +138,22 @@ def run(args: argparse.Namespace) -> int:
 #: the simulators' parameter names and the options that set them
 _OPTION_OF = {"snr_db": "--snr", "density_per_um2": "--density", "photons_mean": "--photons",
               "photons_std": "--photons-std", "on_probability": "--on-probability", "brightness": "--brightness",
-              "mean_on_frames": "--mean-on-frames", "n_structures": "--n-structures"}
+              "mean_on_frames": "--mean-on-frames", "n_structures": "--n-structures",
+              "drift_nm": "--drift"}
+
+
+def _drift(amplitude_nm, n_frames):
+    """The drift of ``--drift``: (n_frames, 2) nm, or None."""
+    if amplitude_nm is None:
+        return None
+    import numpy as np
+
+    from ..errors import InputError
+
+    if not (np.isfinite(amplitude_nm) and n_frames >= 1):
+        raise InputError(f"--drift must be a finite number of nm, got {amplitude_nm}")
+    t = np.arange(n_frames) / max(n_frames - 1, 1)
+    return np.stack([amplitude_nm * t, 0.5 * amplitude_nm * np.sin(2 * np.pi * t)], axis=1)
 
 
 def _simulate(args, optics, shape, out):
@@ -157,7 +176,8 @@ def _simulate(args, optics, shape, out):
         camera = _camera(args, {"background": 20.0, "read_noise": 4.5, "offset": 50.0})
         sim = simulate_smlm(optics=optics, shape=shape, n_frames=args.frames, density_per_um2=args.density,
                             structure=args.structure, n_structures=args.n_structures, photons_mean=args.photons,
-                            photons_std=args.photons_std, camera=camera, snr_db=args.snr, seed=args.seed)
+                            photons_std=args.photons_std, camera=camera, snr_db=args.snr,
+                            drift_nm=_drift(args.drift, args.frames), seed=args.seed)
     else:
         camera = _camera(args, {"background": 50.0, "read_noise": 2.0, "offset": 100.0})
         sim = simulate_fluctuation(optics=optics, shape=shape, n_frames=args.frames, structure=args.structure,
