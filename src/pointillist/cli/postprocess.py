@@ -120,64 +120,6 @@ def _check_options(args) -> None:
         raise InputError("--camera-pixel and --picasso-precision are options of --picasso")
 
 
-def read_fiducials(path: Path):
-    """The ``(x, y)`` positions in nm of a fiducials CSV (columns ``x [nm]`` and ``y [nm]``, more allowed).
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        Comma-separated file with one header line.
-
-    Returns
-    -------
-    ndarray of float64, shape (n, 2)
-
-    Raises
-    ------
-    InputError
-        For a missing file, missing columns, a value that is not a finite number, or no rows.
-    """
-    import csv
-
-    import numpy as np
-
-    from ..errors import InputError
-
-    if not path.is_file():
-        raise InputError(f"no such fiducials file: {path}")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a text CSV file; expected columns 'x [nm]' and 'y [nm]'") from None
-    if not rows:
-        raise InputError(f"{path} is empty; expected a header with columns 'x [nm]' and 'y [nm]'")
-    names = [name.strip().strip('"').strip().lower() for name in rows[0]]
-    if "x [nm]" not in names or "y [nm]" not in names:
-        raise InputError(f"{path}: the header must have columns 'x [nm]' and 'y [nm]', found {', '.join(names)}")
-    ix, iy = names.index("x [nm]"), names.index("y [nm]")
-    xy = []
-    for line, row in enumerate(rows[1:], start=2):
-        try:
-            x, y = float(row[ix]), float(row[iy])
-        except (IndexError, ValueError):
-            raise InputError(f"{path}, line {line}: expected numbers in 'x [nm]' and 'y [nm]', got {row}") from None
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise InputError(f"{path}, line {line}: positions must be finite, got {row}")
-        xy.append((x, y))
-    if not xy:
-        raise InputError(f"{path} has a header but no fiducial; add one row per bead")
-    return np.asarray(xy, dtype=np.float64)
-
-
-def _drift_csv(drift) -> str:
-    """``drift.csv``: one row per frame (1-based), the drift that was subtracted."""
-    lines = ['"frame","drift x [nm]","drift y [nm]"']
-    lines += [f"{f + 1},{x!r},{y!r}" for f, x, y in zip(drift.frames.tolist(), drift.x_nm.tolist(),
-                                                        drift.y_nm.tolist())]
-    return "\n".join(lines) + "\n"
-
-
 def run(args: argparse.Namespace) -> int:
     """``pointillist postprocess``: runs the requested steps on a localization table and writes the results;
     returns the exit code (see :mod:`pointillist.cli`)."""
@@ -185,11 +127,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import InputError
     from ..figures import save_curves, save_panels
-    from ..io import file_sha256, read_localizations, render_localizations, write_localizations, write_text
+    from ..io import (file_sha256, read_fiducials, read_localizations, render_localizations, write_drift_csv,
+                      write_localizations)
     from ..io.output_folder import output_folder
     from ..io.run_record import write_run_record
     from ..postprocess import (correct_drift, density_filter, drift_fiducials, drift_rcc, filter_localizations,
                                frc_resolution, merge_localizations)
+    from ..postprocess.drift import FIDUCIAL_RADIUS_NM, SEGMENT_FRAMES
 
     _check_options(args)
     locs = read_localizations(args.locs)
@@ -217,14 +161,14 @@ def run(args: argparse.Namespace) -> int:
 
         if args.drift is not None:
             if args.drift == "rcc":
-                params = {"method": "rcc", "segment_frames": args.drift_segment or 200}
+                params = {"method": "rcc", "segment_frames": args.drift_segment or SEGMENT_FRAMES}
                 drift = drift_rcc(locs, segment_frames=params["segment_frames"])
             else:
-                radius = 300.0 if args.fiducial_radius is None else args.fiducial_radius
+                radius = FIDUCIAL_RADIUS_NM if args.fiducial_radius is None else args.fiducial_radius
                 params = {"method": "fiducials", "fiducials": str(args.fiducials), "n_fiducials": len(fiducials),
                           "radius_nm": radius}
                 drift = drift_fiducials(locs, fiducials, radius_nm=radius)
-            write_text(out / "drift.csv", _drift_csv(drift))
+            write_drift_csv(out / "drift.csv", drift)
             save_curves(out / "drift.png", [("x", drift.frames + 1, drift.x_nm), ("y", drift.frames + 1, drift.y_nm)],
                         xlabel="frame", ylabel="drift (nm)", title=f"drift ({args.drift})")
             span = {"x": float(np.ptp(drift.x_nm)), "y": float(np.ptp(drift.y_nm))}

@@ -8,6 +8,7 @@ success) and refuses to replace an existing file unless ``overwrite=True``.
 # re-exported here because pointillist.io.Localizations is public.
 from ..localizations import Localizations
 from .atomic import atomic_output, atomic_path, write_json, write_text
+from .drift_files import read_fiducials, write_drift_csv
 from .hashing import file_sha256
 from .localization_csv import read_localizations, write_localizations, write_smlm_challenge_csv
 from .picasso import write_picasso_hdf5
@@ -16,6 +17,8 @@ from .simulation import write_simulation
 from .tiff import Stack, read_stack, tiff_info, to_photons, write_tiff
 
 __all__ = [
+    "read_fiducials",
+    "write_drift_csv",
     "Localizations",
     "Stack",
     "atomic_output",

@@ -17,7 +17,12 @@ from ..io.render import render_localizations
 from ..localizations import Localizations
 from ._checks import check_locs, count, positive
 
-__all__ = ["DriftResult", "drift_rcc", "drift_fiducials", "correct_drift"]
+__all__ = ["DriftResult", "drift_rcc", "drift_fiducials", "correct_drift", "SEGMENT_FRAMES", "FIDUCIAL_RADIUS_NM"]
+
+#: frames per block of drift_rcc (each block needs hundreds of localizations)
+SEGMENT_FRAMES = 200
+#: capture radius of drift_fiducials around each bead
+FIDUCIAL_RADIUS_NM = 300.0
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ def _per_frame(centres: np.ndarray, values: np.ndarray, n_frames: int) -> np.nda
 def drift_rcc(
     locs: Localizations,
     *,
-    segment_frames: int = 200,
+    segment_frames: int = SEGMENT_FRAMES,
     pixel_size_nm: float = 20.0,
     smoothing_nm: float | None = None,
     max_drift_nm: float | None = None,
@@ -265,7 +270,7 @@ def drift_rcc(
     )
 
 
-def drift_fiducials(locs: Localizations, fiducials_xy_nm, *, radius_nm: float = 300.0) -> DriftResult:
+def drift_fiducials(locs: Localizations, fiducials_xy_nm, *, radius_nm: float = FIDUCIAL_RADIUS_NM) -> DriftResult:
     """Drift from fiducial markers (beads) that are seen in most frames.
 
     Each fiducial collects the localizations within ``radius_nm`` of its
