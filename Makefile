@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the napari extra too: `make test` covers the plugin (headless: Qt's offscreen platform)
+	$(BIN)/python -m pip install --quiet -e '.[test,napari]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

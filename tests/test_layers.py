@@ -45,10 +45,34 @@ def _offenders(sources: str, forbidden: tuple[str, ...]) -> list[str]:
     "pointillist.result",
     "pointillist.localizations", "pointillist.optics", "pointillist.operators", "pointillist.penalties",
     "pointillist.solvers", "pointillist.covariance", "pointillist.denoisers", "pointillist.detection",
-    "pointillist.metrics", "pointillist.simulate", "pointillist.training",
+    "pointillist.metrics", "pointillist.simulate", "pointillist.training", "pointillist.progress",
+    "pointillist.postprocess",
 ])
 def test_lower_layers_never_import_the_methods_or_the_cli(lower):
-    assert not _offenders(lower, ("pointillist.methods", "pointillist.cli"))
+    assert not _offenders(lower, ("pointillist.methods", "pointillist.cli", "pointillist.napari"))
+
+
+_GUI = ("napari", "magicgui", "qtpy", "PyQt6", "PyQt5", "PySide6", "superqt", "vispy")
+
+
+def _third_party(path: Path) -> set[str]:
+    """Top-level names of the non-pointillist modules ``path`` imports (also inside functions)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+    return out
+
+
+def test_only_the_napari_plugin_imports_qt_or_napari():
+    # the core install (no [napari] extra) must work without Qt
+    offenders = sorted(f"{_module(p)} imports {name}" for p in SRC.rglob("*.py")
+                       if not _module(p).startswith("pointillist.napari") for name in _third_party(p) & set(_GUI))
+    assert not offenders
+    assert "qtpy" in _third_party(SRC / "napari" / "widgets.py")  # the check reads imports
+    assert not _offenders("pointillist.cli", ("pointillist.napari",))
 
 
 def test_methods_never_import_the_metrics_or_the_cli():

@@ -22,7 +22,8 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Calibration", "Acquisition", "as_acquisition", "open_acquisition", "check_array", "MIN_FRAME_SIDE"]
+__all__ = ["Calibration", "Acquisition", "as_acquisition", "open_acquisition", "check_array", "read_source",
+           "MIN_FRAME_SIDE"]
 
 #: smallest frame side (camera pixels) any method accepts
 MIN_FRAME_SIDE = 4
@@ -216,7 +217,7 @@ class Acquisition:
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.data is None:
-            self.data = _read_source(self.path).data
+            self.data = read_source(self.path).data
 
     # -- shape ---------------------------------------------------------------------------------------------
     @property
@@ -436,8 +437,9 @@ def as_acquisition(stack, *, calibration: Calibration | None = None, offset=None
     return acq
 
 
-def _read_source(path, mmap: bool = True):
-    """The stack at ``path``: a Zarr / OME-Zarr store, or a TIFF file."""
+def read_source(path, mmap: bool = True):
+    """The frames at ``path`` as a :class:`~pointillist.io.Stack` (a 2-D image is one frame), unchecked: a
+    Zarr / OME-Zarr store, or a TIFF file."""
     from .io import read_stack
     from .io.ome_zarr import is_zarr, read_zarr
 
@@ -465,7 +467,7 @@ def open_acquisition(path, *, calibration: Calibration | None = None, mmap: bool
     """
     from .io.ome_zarr import is_zarr
 
-    stack = _read_source(path, mmap=mmap)
+    stack = read_source(path, mmap=mmap)
     data = _check_frames(stack.data, name=str(path))
     acq = Acquisition(data, calibration=calibration or Calibration(), pixel_size_nm=stack.pixel_size_nm,
                       path=Path(path), finite_checked=not is_zarr(path))

@@ -134,9 +134,9 @@ class Scheduler:
         items = list(items)
         bar = None
         if progress and items:
-            from tqdm.auto import tqdm
+            from .progress import progress_bar
 
-            bar = tqdm(total=len(items), desc=desc, unit="task", leave=False, disable=None)
+            bar = progress_bar(total=len(items), desc=desc, unit="task")
         try:
             if self.client is not None:
                 futures = self.client.map(_one_thread(fn), items, pure=False, retries=TASK_RETRIES)

@@ -188,9 +188,8 @@ def run_batch(inputs, output, method: str, options=(), *, overwrite: bool = Fals
     KeyboardInterrupt
         After writing the summary of the stacks handled so far.
     """
-    from tqdm.auto import tqdm
-
     from ..io.atomic import write_text
+    from ..progress import progress_bar
 
     command = command_for(method)
     stacks = find_stacks(inputs)
@@ -201,7 +200,7 @@ def run_batch(inputs, output, method: str, options=(), *, overwrite: bool = Fals
     output.mkdir(parents=True, exist_ok=True)
     rows = []
     interrupted = False
-    with tqdm(stacks, desc=f"batch {method}", unit="stack", disable=not progress or None) as bar:
+    with progress_bar(stacks, desc=f"batch {method}", unit="stack", enabled=progress) as bar:
         for path in bar:
             target = output / stack_name(path)
             row = {"file": str(path), "output": str(target), "method": method}

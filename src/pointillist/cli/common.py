@@ -123,17 +123,19 @@ def optics_from_args(args, *, file_pixel_size_nm: float | None = None) -> Optics
     return Optics(pixel_size_nm=pixel, psf_fwhm_nm=fwhm, upsample=args.upsample)
 
 
-def open_input(args):
+def open_input(args, raw=None):
     """The input stack of a processing command as an ``Acquisition`` (calibrated by ``--offset``/``--gain``)
     and the ``Optics`` of the options, checked against the file's pixel size.
 
     ``--offset auto`` measures the camera offset in the stack (:func:`pointillist.camera_offset.dark_level`);
     without ``--offset`` an integer stack whose darkest pixels sit well above 0 gets a one-line warning.
+    ``raw``: the uncalibrated frames as an ``Acquisition`` when they do not come from ``args.stack`` (the
+    napari plugin's image layer).
     """
     from ..acquisition import Calibration, as_acquisition, open_acquisition
     from ..camera_offset import DARK_PERCENTILE, dark_level, offset_warning
 
-    raw = open_acquisition(args.stack)
+    raw = open_acquisition(args.stack) if raw is None else raw
     optics = optics_from_args(args, file_pixel_size_nm=raw.pixel_size_nm)
     if args.offset == "auto":
         level = dark_level(raw)

@@ -8,6 +8,10 @@ from pathlib import Path
 from .common import add_optics_options, add_run_options, input_files, open_input, open_run_scheduler, write_image
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
+_NETWORKS = METHODS[1:]
+#: the methods that read each method-specific option (None or False when not given); another method refuses it
+OPTION_METHODS = {"weights": _NETWORKS, "architecture": _NETWORKS, "force": _NETWORKS, "lam": ("cel0",),
+                   "lambda_ratio": ("cel0",)}
 
 
 def register(sub) -> None:
@@ -45,25 +49,16 @@ def run(args: argparse.Namespace) -> int:
     """``pointillist localize STACK.tif -o OUT --method deepcel0``: localizes each frame and writes
     localizations.csv, render.tif, run.json and preview.png; returns the exit code (see :mod:`pointillist.cli`).
     """
-    from ..errors import InputError
     from ..figures import save_panels
     from ..io import render_localizations, write_localizations
     from ..io.output_folder import output_folder
     from ..io.run_record import write_run_record
-    from ..methods.smlm.api import localize
 
-    if args.method == "cel0" and (args.weights is not None or args.architecture is not None):
-        raise InputError("--weights and --architecture are for the network methods, not cel0")
-    if args.method != "cel0" and (args.lam is not None or args.lambda_ratio is not None):
-        raise InputError("--lambda and --lambda-ratio are options of --method cel0")
+    _check_options(args)
     acq, optics = open_input(args)
     with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=input_files(args)) as out:
-        with open_run_scheduler(args) as scheduler:
-            res = localize(acq, optics=optics, method=args.method, weights=args.weights, architecture=args.architecture,
-                           threshold=args.threshold, protocol=args.protocol, lam=args.lam,
-                           lambda_ratio=args.lambda_ratio, batch_size=args.batch_size, device=args.device,
-                           force=args.force, progress=not args.quiet, full_output=True, scheduler=scheduler)
+        res = compute(args, acq, optics)
         fine, p = optics.fine_pixel_nm, optics.pixel_size_nm
         write_localizations(out / "localizations.csv", res.localizations)
         render_file = write_image(out, "render", res.render, pixel_size_nm=fine, fmt=args.format)
@@ -79,3 +74,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.method}: {len(res.localizations)} localizations in {res.n_frames} frames "
           f"({res.summary()['localizations_per_frame']:.1f} per frame), {res.seconds:.1f} s -> {args.output}")
     return 0
+
+
+def _check_options(args) -> None:
+    from ..errors import InputError
+
+    foreign = [k for k, methods in OPTION_METHODS.items()
+               if args.method not in methods and getattr(args, k) not in (None, False)]
+    if foreign:
+        flags = ", ".join("--lambda" if k == "lam" else "--" + k.replace("_", "-") for k in foreign)
+        uses = sorted({m for k in foreign for m in OPTION_METHODS[k]}, key=METHODS.index)
+        raise InputError(f"{flags}: not used by --method {args.method} (only by --method {', '.join(uses)})")
+
+
+def compute(args: argparse.Namespace, acq, optics):
+    """What ``pointillist localize`` computes from options ``args``, without files: the full
+    :class:`~pointillist.methods.smlm.api.LocalizeResult` (the napari plugin's entry; same checks and
+    defaults as the command line)."""
+    from ..methods.smlm.api import localize
+
+    _check_options(args)
+    with open_run_scheduler(args) as scheduler:
+        return localize(acq, optics=optics, method=args.method, weights=args.weights, architecture=args.architecture,
+                        threshold=args.threshold, protocol=args.protocol, lam=args.lam,
+                        lambda_ratio=args.lambda_ratio, batch_size=args.batch_size, device=args.device,
+                        force=args.force, progress=not args.quiet, full_output=True, scheduler=scheduler)

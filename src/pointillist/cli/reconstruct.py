@@ -11,7 +11,7 @@ METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
 _COV = ("colorme", "pnp-colorme")
 #: the methods that read each method-specific option; each defaults to None (or False for a flag), so an
 #: option given for another method is refused, and the library's own default applies when it is not given
-_OPTION_METHODS = {
+OPTION_METHODS = {
     "penalty": ("colorme",), "lambda_ratio": ("colorme", "sparcom"), "cel0_solver": ("colorme",),
     "restarts": ("colorme",), "threshold": ("colorme", "pnp-colorme", "sparcom", "lsparcom"), "mu": _COV,
     "intensity_mu": _COV, "beta": _COV, "dp_mode": _COV, "no_background": _COV, "tile_size": _COV, "block_frames": _COV,
@@ -104,10 +104,10 @@ def register(sub) -> None:
 def _check_method_options(args) -> None:
     from ..errors import InputError
 
-    foreign = [k for k, methods in _OPTION_METHODS.items()
+    foreign = [k for k, methods in OPTION_METHODS.items()
                if args.method not in methods and getattr(args, k) not in (None, False)]
     if foreign:
-        uses = sorted({m for k in foreign for m in _OPTION_METHODS[k]}, key=METHODS.index)
+        uses = sorted({m for k in foreign for m in OPTION_METHODS[k]}, key=METHODS.index)
         raise InputError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not used by --method "
                          f"{args.method} (only by {', '.join(uses)})")
     if args.method == "colorme" and args.mu is not None and args.intensity_mu is not None \
@@ -135,13 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_method_options(args)
     acq, optics = open_input(args)
-    net = None
-    if args.method == "lsparcom":  # refuse weights made for other optics before anything is written
-        from ..io.weights import check_weights_optics
-        from ..methods.baselines.lsparcom import load_lsparcom
-
-        net = load_lsparcom(args.weights, device=args.device)
-        check_weights_optics(net.record, optics, force_option=None)
+    net = _network(args, optics)  # weights made for other optics are refused before anything is written
     with output_folder(args.output, overwrite=args.overwrite, force=args.force_overwrite,
                        inputs=input_files(args)) as stage:
         with open_run_scheduler(args) as scheduler:
@@ -149,6 +143,30 @@ def run(args: argparse.Namespace) -> int:
         _write_outputs(args, acq, optics, res, stage, label)
     print(_summary_line(args, res, label, optics, args.output))
     return 0
+
+
+def compute(args: argparse.Namespace, acq, optics) -> tuple:
+    """What ``pointillist reconstruct`` computes from options ``args``, without files: ``(result, label)``.
+
+    The napari plugin's entry: the same option checks, defaults and library calls as the command line, on an
+    ``Acquisition`` and ``Optics`` made by :func:`~pointillist.cli.common.open_input`.
+    """
+    _check_method_options(args)
+    net = _network(args, optics)
+    with open_run_scheduler(args) as scheduler:
+        return _reconstruct(args, acq, optics, net, scheduler)
+
+
+def _network(args, optics):
+    """LSPARCOM's network (checked against the optics), None for the other methods."""
+    if args.method != "lsparcom":
+        return None
+    from ..io.weights import check_weights_optics
+    from ..methods.baselines.lsparcom import load_lsparcom
+
+    net = load_lsparcom(args.weights, device=args.device)
+    check_weights_optics(net.record, optics, force_option=None)
+    return net
 
 
 def _covariance_options(args) -> dict:

@@ -114,25 +114,36 @@ def run(args: argparse.Namespace) -> int:
     """``pointillist simulate fluct OUT --seed 0``: simulates an SMLM or a fluctuation stack with its ground truth
     and writes them; returns the exit code (see :mod:`pointillist.cli`).
     """
-    from ..errors import InputError
+    from ..figures import save_simulation_preview
+    from ..io import write_simulation
     from ..io.output_folder import output_folder
+
+    with output_folder(args.outdir, overwrite=args.overwrite, force=args.force_overwrite,
+                       inputs=[args.psf] if args.psf else []) as stage:
+        sim, _ = simulation(args)
+        paths = write_simulation(sim, stage)
+        if not args.no_preview:
+            paths.append(save_simulation_preview(stage / "preview.png", sim))
+    print(f"wrote {', '.join(p.name for p in paths)} to {args.outdir} (seed {sim.meta['seed']})")
+    return 0
+
+
+def simulation(args: argparse.Namespace) -> tuple:
+    """The simulation of ``pointillist simulate KIND`` with options ``args``, in memory: ``(simulation, optics)``
+    (also the napari plugin's entry: same defaults and messages as the command line)."""
+    from ..errors import InputError
 
     if len(args.size) not in (1, 2):
         raise InputError(f"--size takes N or ROWS COLS, got {len(args.size)} numbers")
-    shape = (args.size[0], args.size[-1])
     optics = optics_from_args(args)
-    with output_folder(args.outdir, overwrite=args.overwrite, force=args.force_overwrite,
-                       inputs=[args.psf] if args.psf else []) as stage:
-        try:
-            sim, paths = _simulate(args, optics, shape, stage)
-        except InputError as exc:  # the simulator names its parameters; say which option that is
-            message = str(exc)
-            for name, option in _OPTION_OF.items():
-                if message.startswith(name + " "):
-                    message = option + message[len(name):]
-            raise InputError(message) from None
-    print(f"wrote {', '.join(p.name for p in paths)} to {args.outdir} (seed {sim.meta['seed']})")
-    return 0
+    try:
+        return _simulate(args, optics, (args.size[0], args.size[-1])), optics
+    except InputError as exc:  # the simulator names its parameters; say which option that is
+        message = str(exc)
+        for name, option in _OPTION_OF.items():
+            if message.startswith(name + " "):
+                message = option + message[len(name):]
+        raise InputError(message) from None
 
 
 #: the simulators' parameter names and the options that set them
@@ -156,9 +167,7 @@ def _drift(amplitude_nm, n_frames):
     return np.stack([amplitude_nm * t, 0.5 * amplitude_nm * np.sin(2 * np.pi * t)], axis=1)
 
 
-def _simulate(args, optics, shape, out):
-    from ..figures import save_simulation_preview
-    from ..io import write_simulation
+def _simulate(args, optics, shape):
     from ..simulate import simulate_fluctuation, simulate_matirf, simulate_smlm
 
     if args.kind == "matirf":
@@ -184,7 +193,4 @@ def _simulate(args, optics, shape, out):
                                    n_structures=args.n_structures, on_probability=args.on_probability,
                                    brightness=args.brightness, blinking_model=args.blinking,
                                    mean_on_frames=args.mean_on_frames, camera=camera, snr_db=args.snr, seed=args.seed)
-    paths = write_simulation(sim, out)
-    if not args.no_preview:
-        paths.append(save_simulation_preview(out / "preview.png", sim))
-    return sim, paths
+    return sim

@@ -14,13 +14,14 @@ from .localization_csv import read_localizations, write_localizations, write_sml
 from .picasso import write_picasso_hdf5
 from .render import render_localizations
 from .simulation import write_simulation
-from .tiff import Stack, read_stack, tiff_info, to_photons, write_tiff
+from .tiff import Stack, check_finite_frames, read_stack, tiff_info, to_photons, write_tiff
 
 __all__ = [
     "read_fiducials",
     "write_drift_csv",
     "Localizations",
     "Stack",
+    "check_finite_frames",
     "atomic_output",
     "atomic_path",
     "file_sha256",

@@ -555,13 +555,27 @@ def read_stack(path: str | os.PathLike, *, mmap: bool = True) -> Stack:
     ((2, 3, 4), dtype('uint16'), 107.0, True)
     """
     stack = _open(path, mmap)
-    bad = _nonfinite_frames(stack.data)
+    check_finite_frames(stack.data, stack.path)
+    return stack
+
+
+def check_finite_frames(data, source) -> None:
+    """Refuse frames ``(T, H, W)`` holding NaN or infinity, naming ``source`` (a file, a napari layer).
+
+    Examples
+    --------
+    >>> check_finite_frames(np.array([[[0.0]], [[np.inf]]]), "s.tif")
+    Traceback (most recent call last):
+    ...
+    pointillist.errors.InputError: s.tif has NaN or infinite values in 1 of 2 frames (first: frame 1, 0-based); \
+fix or drop those frames before reconstruction
+    """
+    bad = _nonfinite_frames(data)
     if bad.size:
         raise InputError(
-            f"{stack.path} has NaN or infinite values in {bad.size} of {stack.n_frames} frames "
+            f"{source} has NaN or infinite values in {bad.size} of {len(data)} frames "
             f"(first: frame {int(bad[0])}, 0-based); fix or drop those frames before reconstruction"
         )
-    return stack
 
 
 def _check_real(data: np.ndarray, name: str) -> None:

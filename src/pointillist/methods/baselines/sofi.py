@@ -175,9 +175,9 @@ def _accumulate(arr, terms, dev, progress):
     sums = {key: torch.zeros((), dtype=torch.float64, device=dev) for key in terms}
     starts = range(0, n_frames - min(r for r, _ in terms.values()), step)
     if progress:
-        from tqdm.auto import tqdm
+        from ...progress import progress_bar
 
-        starts = tqdm(starts, desc="SOFI", unit="chunk", disable=None, leave=False)
+        starts = progress_bar(starts, desc="SOFI", unit="chunk")
     for s in starts:
         stop = min(n_frames, s + step + span)
         frames = torch.as_tensor(arr[s:stop], device=dev) - mean

@@ -114,9 +114,9 @@ def sparcom(stack, *, optics, lambda_ratio: float | None = None, threshold: floa
     lam = ratio * lam_max
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ...progress import progress_bar
 
-        bar = tqdm(desc="SPARCOM iterations", total=int(max_iter), unit="it", leave=False, disable=None)
+        bar = progress_bar(desc="SPARCOM iterations", total=int(max_iter))
     try:
         res = fista(fit, L1(lam, nonneg=True), torch.zeros_like(fit.v), progress=bar,
                     options=SolverOptions(max_iter=int(max_iter), tol=tol, restart=True, record_objective=True))

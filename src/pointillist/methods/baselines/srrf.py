@@ -229,7 +229,8 @@ def srrf(
     ((32, 32), (np.int64(16), np.int64(15)))
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from ...progress import progress_bar
 
     started = time.perf_counter()
     optics = require_optics(optics)
@@ -272,7 +273,7 @@ def srrf(
     main, sum_r, sum_i, lag = zeros.clone(), zeros.clone(), zeros.clone(), zeros.clone()
     first = last = None
     starts = range(0, n_frames, chunk)
-    for t0 in tqdm(starts, desc=variant.upper(), disable=None if progress else True, leave=False):
+    for t0 in progress_bar(starts, desc=variant.upper(), enabled=progress):
         frames = tensor(arr[t0 : t0 + chunk] / scale)
         b = frames.shape[0]
         grads = torch.cat([frames[:, :, right] - frames[:, :, left], frames[:, down, :] - frames[:, up, :]])

@@ -265,9 +265,9 @@ def covariance_tiles(acquisition, optics: Optics, support_step, *, mu, beta, dp_
                                  scheduler=sched, frobenius=single and h * w <= MAX_FROBENIUS_PIXELS)
     bar = None
     if progress and single and not sched.distributed:
-        from tqdm.auto import tqdm
+        from ...progress import progress_bar
 
-        bar = tqdm(desc=desc, unit="it", total=None, leave=False, disable=None)
+        bar = progress_bar(desc=desc)
 
     def solve(item):
         (band, j), shape = item
