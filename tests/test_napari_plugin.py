@@ -329,17 +329,32 @@ def test_the_manifest_is_valid_and_every_command_imports():
 
 # -- a real viewer (OpenGL): where a display is available ---------------------------------------------------
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no display for an OpenGL viewer (run under xvfb-run)")
-def test_in_a_viewer_the_plugin_widget_runs_colorme_over_its_input(qapp):
+def test_in_a_viewer_tiffs_opened_by_napari_get_colorme_and_deepcel0_overlaid(qapp, tmp_path):
+    # the user: opens TIFFs with napari's own reader (pixel units, no metadata), runs the widgets
+    assert main(["simulate", "fluct", str(tmp_path / "fluct"), "--size", "16", "--frames", "120", "--seed", "3",
+                 "--no-preview"]) == 0
+    assert main(["simulate", "smlm", str(tmp_path / "smlm"), "--size", "16", "--frames", "4", "--seed", "2",
+                 "--no-preview"]) == 0
     viewer = napari.Viewer(show=False)
     try:
-        viewer.open_sample("pointillist", "fluct")
-        _, widget = viewer.window.add_plugin_dock_widget("pointillist", "Reconstruct from fluctuations")
-        widget.field("method").value = "colorme"
-        widget.run()
-        _wait(qapp, widget)
-        assert widget.last_error is None
+        fluct, = viewer.open(tmp_path / "fluct" / "stack.tif", plugin="napari", name="fluct")
+        smlm, = viewer.open(tmp_path / "smlm" / "stack.tif", plugin="napari", name="smlm")
+        _, reconstruct = viewer.window.add_plugin_dock_widget("pointillist", "Reconstruct from fluctuations")
+        _, localize = viewer.window.add_plugin_dock_widget("pointillist", "Localize")
+        for widget, layer, method, offset in ((reconstruct, "fluct", "colorme", "100"),
+                                              (localize, "smlm", "deepcel0", "50")):
+            widget.layer.value = layer
+            widget.field("method").value = method
+            widget.field("offset").value = offset
+            widget.run()
+            _wait(qapp, widget)
+            assert widget.last_error is None
         names = [layer.name for layer in viewer.layers]
-        assert "COL0RME-CEL0 intensity" in names and "COL0RME-CEL0 support" in names
+        assert {"COL0RME-CEL0 intensity", "COL0RME-CEL0 support", "deepcel0 localizations"} <= set(names)
+        for stack in (fluct, smlm):
+            assert tuple(stack.scale) == (1.0, 100.0, 100.0) and tuple(stack.translate) == (0.0, 50.0, 50.0)
+        intensity = viewer.layers["COL0RME-CEL0 intensity"]
+        assert tuple(intensity.scale) == (25.0, 25.0) and tuple(intensity.translate) == (12.5, 12.5)
         assert viewer.screenshot(canvas_only=True, flash=False).shape[-1] == 4
     finally:
         viewer.close()

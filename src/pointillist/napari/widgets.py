@@ -271,8 +271,10 @@ class _LayerInputWidget(_CommandWidget):
 
         scale, translate = np.asarray(layer.scale, float), np.asarray(layer.translate, float)
         if not np.allclose(scale[-2:], pixel_nm, rtol=1e-3):
-            # keep the field where it was, in camera pixels; its world unit becomes nm
-            corner = (translate[-2:] - scale[-2:] / 2) / scale[-2:] * pixel_nm
+            if np.allclose(scale[-2:], 1.0) and not translate[-2:].any():
+                corner = np.zeros(2)  # napari's default placement: pointillist's, pixel (0, 0) at [0, p)
+            else:  # keep the field where it was, in camera pixels; its world unit becomes nm
+                corner = (translate[-2:] - scale[-2:] / 2) / scale[-2:] * pixel_nm
             scale[-2:] = pixel_nm
             translate[-2:] = corner + pixel_nm / 2
             layer.scale, layer.translate = tuple(scale), tuple(translate)
