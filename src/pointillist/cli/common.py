@@ -161,3 +161,13 @@ def given(args, names) -> dict:
     """The options among ``names`` that the user gave (not None), as keyword arguments: the library's
     defaults apply to the others, so the CLI never repeats them."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def refuse_foreign_options(args, table: dict, methods: tuple) -> None:
+    """Refuse the method-specific options that ``--method`` does not read (``table``: option -> the methods
+    that read it; an option not given is None or False), naming the methods that do."""
+    foreign = [k for k, users in table.items() if args.method not in users and getattr(args, k) not in (None, False)]
+    if foreign:
+        uses = sorted({m for k in foreign for m in table[k]}, key=methods.index)
+        flags = ", ".join("--lambda" if k == "lam" else "--" + k.replace("_", "-") for k in foreign)
+        raise InputError(f"{flags}: not used by --method {args.method} (only by --method {', '.join(uses)})")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, input_files, open_input, open_run_scheduler, write_image
+from .common import (add_optics_options, add_run_options, input_files, open_input, open_run_scheduler,
+                     refuse_foreign_options, write_image)
 
 METHODS = ("cel0", "deepstorm", "deepstorm-relu", "deepcel0")
 _NETWORKS = METHODS[1:]
@@ -77,14 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_options(args) -> None:
-    from ..errors import InputError
-
-    foreign = [k for k, methods in OPTION_METHODS.items()
-               if args.method not in methods and getattr(args, k) not in (None, False)]
-    if foreign:
-        flags = ", ".join("--lambda" if k == "lam" else "--" + k.replace("_", "-") for k in foreign)
-        uses = sorted({m for k in foreign for m in OPTION_METHODS[k]}, key=METHODS.index)
-        raise InputError(f"{flags}: not used by --method {args.method} (only by --method {', '.join(uses)})")
+    refuse_foreign_options(args, OPTION_METHODS, METHODS)
 
 
 def compute(args: argparse.Namespace, acq, optics):

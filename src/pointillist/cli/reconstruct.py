@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_optics_options, add_run_options, given, input_files, open_input, open_run_scheduler, write_image
+from .common import (add_optics_options, add_run_options, given, input_files, open_input, open_run_scheduler,
+                     refuse_foreign_options, write_image)
 
 METHODS = ("colorme", "pnp-colorme", "sofi", "srrf", "sparcom", "lsparcom")
 _COV = ("colorme", "pnp-colorme")
@@ -104,12 +105,7 @@ def register(sub) -> None:
 def _check_method_options(args) -> None:
     from ..errors import InputError
 
-    foreign = [k for k, methods in OPTION_METHODS.items()
-               if args.method not in methods and getattr(args, k) not in (None, False)]
-    if foreign:
-        uses = sorted({m for k in foreign for m in OPTION_METHODS[k]}, key=METHODS.index)
-        raise InputError(f"{', '.join('--' + k.replace('_', '-') for k in foreign)}: not used by --method "
-                         f"{args.method} (only by {', '.join(uses)})")
+    refuse_foreign_options(args, OPTION_METHODS, METHODS)
     if args.method == "colorme" and args.mu is not None and args.intensity_mu is not None \
             and args.mu != args.intensity_mu:
         raise InputError("--mu and --intensity-mu both set the intensity smoothness of colorme; give one")
