@@ -101,6 +101,15 @@ def test_correct_drift_subtracts_per_frame():
         correct_drift(Localizations(frame=[5], x_nm=[0.0], y_nm=[0.0]), drift)
 
 
+def test_merge_max_frames_splits_a_long_event():
+    locs = Localizations(frame=np.arange(10), x_nm=np.full(10, 100.0), y_nm=np.full(10, 50.0))
+    assert len(merge_localizations(locs, max_off_frames=0)) == 1
+    split = merge_localizations(locs, max_off_frames=0, max_frames=4)
+    assert split.frame.tolist() == [0, 4, 8] and split.photons.tolist() == [4.0, 4.0, 2.0]
+    with pytest.raises(InputError, match="max_frames must be an integer >= 1"):
+        merge_localizations(locs, max_frames=0)
+
+
 def test_merge_one_emitter_on_for_five_frames():
     locs = Localizations(
         frame=[3, 4, 5, 6, 7],

@@ -77,7 +77,7 @@ def test_run_json_records_the_steps(full_run, capsys):
     drift, merge = record["steps"]
     assert drift["parameters"] == {"method": "rcc", "segment_frames": 200}
     assert drift["before"] == drift["after"] == n
-    assert merge["parameters"] == {"max_distance_nm": 20.0, "max_off_frames": 1}
+    assert merge["parameters"] == {"max_distance_nm": 20.0, "max_off_frames": 1, "max_frames": None}
     assert merge["before"] == n and merge["after"] < 0.7 * n  # blinking events of a few frames merge
     assert record["localizations"] == merge["after"] == len(read_localizations(out / "locs.csv"))
     assert record["render"]["sigma_from"] == "median localization uncertainty"
@@ -139,6 +139,7 @@ def test_fiducial_drift_and_density_filter(table, tmp_path):
     ("frame,x [nm],y [nm]\n1,10,20\n", ["--picasso"], "--picasso needs --camera-pixel"),
     ("frame,x [nm],y [nm]\n1,10,20\n", ["--drift", "fiducials"], "--drift fiducials needs --fiducials"),
     ("frame,x [nm],y [nm]\n1,10,20\n", ["--density-radius", "20"], "needs both --density-radius"),
+    ("frame,x [nm],y [nm]\n1,10,20\n", ["--min-intensity", "100"], "has no intensity column"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, content, options, message):
     path = tmp_path / "in.csv"

@@ -52,6 +52,8 @@ def register(sub) -> None:
                    help="largest step between consecutive localizations of one event (default 20)")
     g.add_argument("--merge-off-frames", type=int, default=1, metavar="N",
                    help="dark frames allowed inside one event (default 1)")
+    g.add_argument("--merge-max-frames", type=int, default=None, metavar="N",
+                   help="most frames one event may span, longer ones are split (default: no cap)")
     g = parser.add_argument_group("density filter")
     g.add_argument("--density-radius", type=float, default=None, metavar="NM", help="neighbourhood radius")
     g.add_argument("--density-min", type=int, default=None, metavar="N",
@@ -100,6 +102,8 @@ def _check_options(args) -> None:
         raise InputError(f"--last-frame {args.last_frame} is before --first-frame {args.first_frame}")
     if args.merge_off_frames < 0:
         raise InputError(f"--merge-off-frames must be 0 or more, got {args.merge_off_frames}")
+    if args.merge_max_frames is not None and args.merge_max_frames < 1:
+        raise InputError(f"--merge-max-frames must be at least 1, got {args.merge_max_frames}")
     if args.drift_segment is not None and args.drift_segment < 1:
         raise InputError(f"--drift-segment must be at least 1 frame, got {args.drift_segment}")
     if args.drift == "fiducials" and args.fiducials is None:
@@ -127,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import InputError
     from ..figures import save_curves, save_panels
-    from ..io import (file_sha256, read_fiducials, read_localizations, render_localizations, write_drift_csv,
-                      write_localizations)
+    from ..io import (file_sha256, localization_fields, read_fiducials, read_localizations, render_localizations,
+                      write_drift_csv, write_localizations)
     from ..io.output_folder import output_folder
     from ..io.run_record import write_run_record
     from ..postprocess import (correct_drift, density_filter, drift_fiducials, drift_rcc, filter_localizations,
@@ -137,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
 
     _check_options(args)
     locs = read_localizations(args.locs)
+    if (args.min_intensity is not None or args.max_intensity is not None) \
+            and "photons" not in localization_fields(args.locs):
+        raise InputError(f"{args.locs} has no intensity column; --min-intensity / --max-intensity need one")
     if not len(locs):
         raise InputError(f"{args.locs} holds no localizations (a header only); nothing to post-process")
     fiducials = read_fiducials(args.fiducials) if args.fiducials is not None else None
@@ -177,9 +184,9 @@ def run(args: argparse.Namespace) -> int:
             outputs["drift.png"] = "drift x and y against frame"
 
         if args.merge:
-            params = {"max_distance_nm": args.merge_distance, "max_off_frames": args.merge_off_frames}
-            locs = record("merge", params, locs, merge_localizations(locs, max_distance_nm=args.merge_distance,
-                                                                     max_off_frames=args.merge_off_frames))
+            params = {"max_distance_nm": args.merge_distance, "max_off_frames": args.merge_off_frames,
+                      "max_frames": args.merge_max_frames}
+            locs = record("merge", params, locs, merge_localizations(locs, **params))
 
         if args.density_radius is not None:
             params = {"radius_nm": args.density_radius, "min_neighbors": args.density_min}

@@ -10,7 +10,7 @@ from ..localizations import Localizations
 from .atomic import atomic_output, atomic_path, write_json, write_text
 from .drift_files import read_fiducials, write_drift_csv
 from .hashing import file_sha256
-from .localization_csv import read_localizations, write_localizations, write_smlm_challenge_csv
+from .localization_csv import localization_fields, read_localizations, write_localizations, write_smlm_challenge_csv
 from .picasso import write_picasso_hdf5
 from .render import render_localizations
 from .simulation import write_simulation
@@ -25,6 +25,7 @@ __all__ = [
     "atomic_output",
     "atomic_path",
     "file_sha256",
+    "localization_fields",
     "read_localizations",
     "read_stack",
     "render_localizations",

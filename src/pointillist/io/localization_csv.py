@@ -19,7 +19,8 @@ from ..errors import InputError
 from .atomic import atomic_output
 from ..localizations import Localizations
 
-__all__ = ["read_localizations", "write_localizations", "write_smlm_challenge_csv", "CSV_FORMATS"]
+__all__ = ["read_localizations", "localization_fields", "write_localizations", "write_smlm_challenge_csv",
+           "CSV_FORMATS"]
 
 # Recognised layouts: name -> (required columns, optional columns), mapping
 # Localizations fields to header names (lower case, quotes stripped). The
@@ -252,6 +253,41 @@ def _line_of_row(path: Path, row: int) -> int:
     return -1
 
 
+def _header(path: Path) -> tuple[list[str], str, dict[str, int]]:
+    """The header's column names, the format they match and the column of each field read."""
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a CSV file")
+    at = _binary_at(path, limit=2**16)
+    if at is not None:
+        raise _not_text(path, at)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header_line = f.readline()
+    if not header_line.strip():
+        if path.read_text(encoding="utf-8-sig").strip():
+            raise InputError(f"{path}: line 1 is blank; the first line must be the column header")
+        raise InputError(f"{path} is empty; expected a header line, e.g. {_RECOGNISED.split(' (')[0]}")
+    names = [name.strip().strip('"').strip().lower() for name in next(csv.reader(io.StringIO(header_line)))]
+    return names, *_match_format(names, path)
+
+
+def localization_fields(path: str | os.PathLike) -> set[str]:
+    """The :class:`Localizations` columns a localization CSV holds (``photons`` only when it has an intensity).
+
+    :func:`read_localizations` fills a missing intensity with ones; this tells whether it did.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "gt.csv"
+    >>> _ = path.write_text("frame,x [nm],y [nm]\\n1,10.5,20\\n")
+    >>> sorted(localization_fields(path))
+    ['frame', 'x_nm', 'y_nm']
+    """
+    return set(_header(Path(path))[2])
+
+
 def read_localizations(path: str | os.PathLike) -> Localizations:
     """Read a localization CSV, detecting its format from the header.
 
@@ -295,21 +331,7 @@ def read_localizations(path: str | os.PathLike) -> Localizations:
     (array([0, 2]), array([10.5, 30. ]))
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"no such file: {path}")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a CSV file")
-    at = _binary_at(path, limit=2**16)
-    if at is not None:
-        raise _not_text(path, at)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header_line = f.readline()
-    if not header_line.strip():
-        if path.read_text(encoding="utf-8-sig").strip():
-            raise InputError(f"{path}: line 1 is blank; the first line must be the column header")
-        raise InputError(f"{path} is empty; expected a header line, e.g. {_RECOGNISED.split(' (')[0]}")
-    names = [name.strip().strip('"').strip().lower() for name in next(csv.reader(io.StringIO(header_line)))]
-    fmt, cols = _match_format(names, path)
+    names, fmt, cols = _header(path)
     fields = list(cols)
     usecols = [cols[field] for field in fields]
     try:
