@@ -64,13 +64,8 @@ def main(argv=None) -> int:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             args.passthrough = extra  # batch hands the options it does not know to reconstruct / localize
         return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"pointillist: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a full disk, a read-only folder, a vanished file: one line, not a traceback
-        # name the file the user asked for, not its place in the hidden staging folder
-        where = ": " + _STAGED.sub(r"\1", str(exc.filename)) if exc.filename else ""
-        print(f"pointillist: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    except (InputError, OSError) as exc:
+        print(error_message(exc), file=sys.stderr)
         return 2
     except Terminated:
         print("pointillist: terminated", file=sys.stderr)
@@ -85,6 +80,24 @@ def main(argv=None) -> int:
 
 
 _STAGED = re.compile(r"\.([^/\\]+)\.pointillist-staging-[0-9a-f]+")
+
+
+def error_message(exc: BaseException) -> str:
+    """The one line the command line prints for ``exc``: ``pointillist: error: ...`` for bad input and for a
+    file system that refuses (a full disk, a read-only folder, a vanished file), else the exception's type.
+
+    Examples
+    --------
+    >>> error_message(InputError("--upsample must be at least 1"))
+    'pointillist: error: --upsample must be at least 1'
+    """
+    if isinstance(exc, InputError):
+        return f"pointillist: error: {exc}"
+    if isinstance(exc, OSError):
+        # name the file the user asked for, not its place in the hidden staging folder
+        where = ": " + _STAGED.sub(r"\1", str(exc.filename)) if exc.filename else ""
+        return f"pointillist: error: {exc.strerror or exc}{where}"
+    return f"pointillist: {type(exc).__name__}: {exc}"
 
 
 class Terminated(KeyboardInterrupt):

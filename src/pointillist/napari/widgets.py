@@ -19,7 +19,6 @@ message. Results are added as layers in nm over the input
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
@@ -28,12 +27,13 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, Lin
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QSizePolicy
 
+from ..cli.main import error_message
 from ..errors import InputError
 from ..progress import Cancelled, follow_progress
 from .layers import Placement, localization_layers, reconstruction_layers, simulation_layers
 from .options import command_fields, parse_fields
 
-__all__ = ["ReconstructWidget", "LocalizeWidget", "SimulateWidget", "add_layers", "error_message"]
+__all__ = ["ReconstructWidget", "LocalizeWidget", "SimulateWidget", "add_layers"]
 
 #: least time between two progress updates sent to the GUI (s)
 _STEP_INTERVAL = 0.1
@@ -43,15 +43,6 @@ _DEFAULT = ""  # a list's entry for "the library's default"
 def add_layers(viewer, layer_data) -> list:
     """Add ``(data, kwargs, layer_type)`` tuples to ``viewer``; returns the new layers."""
     return [getattr(viewer, f"add_{kind}")(data, **kwargs) for data, kwargs, kind in layer_data]
-
-
-def error_message(exc: BaseException) -> str:
-    """What the command line prints for ``exc`` (``pointillist: error: ...`` for bad input)."""
-    if isinstance(exc, InputError):
-        return f"pointillist: error: {exc}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"pointillist: error: {exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
-    return f"pointillist: {type(exc).__name__}: {exc}"
 
 
 class _Relay(QObject):
@@ -288,8 +279,6 @@ class _LayerInputWidget(_CommandWidget):
         layer = self.input_layer()
         args = self.arguments(source=f"layer {layer.name!r}")
         optics = optics_from_args(args)  # checked here, before the thread starts
-        if not math.isfinite(optics.pixel_size_nm):
-            raise InputError(f"--pixel-size must be finite, got {optics.pixel_size_nm}")
         placement = self._placement(layer, optics.pixel_size_nm)
         data, source = layer.data, f"layer {layer.name!r}"
         compute = self._compute
